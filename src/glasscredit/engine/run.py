@@ -1,0 +1,164 @@
+"""``score(backend, inputs, policy, as_of, subjects)``: the one entry point batch and real time share.
+
+The only I/O is through the Backend handed in: collecting the neighbours of a subset (so the
+network term can be recomputed) and materialising the per-subject state once, from which the
+output tables are cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from glasscredit.engine import plan
+from glasscredit.engine.decide import with_lists, with_measures
+from glasscredit.engine.plan import Ctx
+from glasscredit.engine.reasons import reasons_frame
+from glasscredit.engine.scoring import network_category, ranked, ranked_against, score_state
+from glasscredit.engine.sessions import Backend
+from glasscredit.engine.tables import INPUT_SCHEMAS
+from glasscredit.errors import InputError
+from glasscredit.policy.load import CompiledPolicy
+
+
+@dataclass
+class Inputs:
+    """The engine's input tables as DataFrames of the backend's session."""
+
+    subjects: Any
+    sources: Any
+    events: Any
+    voids: Any = None
+    relations: Any = None
+
+
+@dataclass
+class Snapshot:
+    """The previous run's state (list memberships, measure states) and, for subset runs, the
+    scores of everyone else so ranks and percentiles equal the full run's."""
+
+    list_state: Any = None
+    measure_state: Any = None
+    scores: Any = None
+
+
+@dataclass
+class Result:
+    """Lazy output tables (materialised state underneath) and the plan that made them."""
+
+    backend: Backend
+    scores: Any
+    lists: Any
+    measures: Any
+    reasons: Any
+    counted: Any = field(repr=False)
+    buckets: Any = field(repr=False)
+
+    def arrow(self, name: str) -> pa.Table:
+        """One output table as Arrow, sorted by subject for stable comparisons."""
+        df = getattr(self, name)
+        keys = {"scores": ["subject_id"], "lists": ["subject_id", "list"],
+                "measures": ["subject_id", "measure"], "reasons": ["subject_id", "rank"]}[name]
+        return self.backend.to_arrow(df.orderBy(*keys))
+
+
+def _neighbours(b: Backend, relations: Any, ids: set[str], types: list[str], c: Ctx,
+                hops: int) -> set[str]:
+    from glasscredit.engine.scoring import valid_relations
+
+    scope = set(ids)
+    frontier = set(ids)
+    for _ in range(hops):
+        if not frontier:
+            break
+        probe = Ctx(c.b, c.cp, c.as_of, tuple(sorted(frontier)))
+        pairs = valid_relations(probe, relations, types)
+        found = {row[0] for row in pairs.select("related_id").distinct().collect()}
+        frontier = found - scope
+        scope |= found
+    return scope
+
+
+def _scope(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
+           subjects: list[str]) -> tuple[str, ...]:
+    """The subset plus as many hops of neighbours as the network term and measures read."""
+    net = next((cat for cat in cp.policy.categories if cat.network is not None), None)
+    via = [m for m in cp.policy.measures if m.via_relation]
+    hops = (1 if net else 0) + ((2 if net else 1) if via else 0)
+    types = sorted({*(net.network.relations if net else [])}
+                   | {t for m in via for t in (m.via_relation or [])})
+    ids = set(subjects)
+    if hops and inputs.relations is not None:
+        ids = _neighbours(b, inputs.relations, ids, types, Ctx(b, cp, as_of, None), hops)
+    return tuple(sorted(ids))
+
+
+def _long(c: Ctx, state: Any, items: list[tuple[str, list[tuple[str, Any]]]], name: str) -> Any:
+    """Cut a long table (one row per subject and list/measure) from the wide state."""
+    F = c.F
+    structs = [F.struct(F.lit(key).alias(name), *[col.alias(k) for k, col in fields])
+               for key, fields in items]
+    x = state.select("subject_id", F.explode(F.array(*structs)).alias("x"))
+    keys = [name, *[k for k, _ in items[0][1]]]
+    return x.select("subject_id", *[F.col(f"x.{k}").alias(k) for k in keys])
+
+
+def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
+          subjects: list[str] | None = None, snapshot: Snapshot | None = None,
+          *, reasons: bool = True) -> Result:
+    """Scores, bands, ranks, lists, measures and reasons of every subject (or a subset) at as_of."""
+    if subjects is not None and not subjects:
+        raise InputError("an empty subset: give at least one subject, or None for everyone")
+    snapshot = snapshot or Snapshot()
+    relations = (inputs.relations if inputs.relations is not None
+                 else b.empty(INPUT_SCHEMAS["relations"]))
+    scope = _scope(b, cp, inputs, as_of, subjects) if subjects is not None else None
+    c = Ctx(b, cp, as_of, scope)
+    F = c.F
+    counted = plan.counted_events(c, inputs.events, inputs.voids, inputs.sources)
+    buckets = plan.bucket_totals(c, counted)
+    totals = b.materialise(plan.rule_totals(c, buckets))
+    state = score_state(c, plan.features(c, totals, inputs.subjects), relations)
+    state = with_lists(c, state, snapshot.list_state)
+    state = with_measures(c, state, snapshot.measure_state, relations)
+    if subjects is not None:
+        state = state.filter(F.col("subject_id").isin(sorted(set(subjects))))
+        if snapshot.scores is not None:
+            state = ranked_against(c, state, snapshot.scores)
+        else:
+            state = state.select("*", F.lit(None).cast("double").alias("rank"),
+                                 F.lit(None).cast("double").alias("percentile"))
+    else:
+        state = ranked(c, state)
+    state = b.materialise(state)
+    p = cp.policy
+    cat_cols = [F.col(f"cat__{cat.name}") for cat in p.categories]
+    scores = state.select("subject_id", "subject_kind", "score", "band", "rank", "percentile",
+                          *cat_cols)
+
+    def ts(col: str) -> Any:
+        return F.timestamp_seconds(F.col(col)).cast("timestamp")
+
+    if p.lists:
+        lists = _long(c, state, [(lst.name, [
+            ("listed", F.col(f"listed__{lst.name}")), ("since", ts(f"since__{lst.name}")),
+            ("ended_at", ts(f"ended__{lst.name}"))]) for lst in p.lists], "list")
+        lists = lists.filter(F.col("listed") | F.col("ended_at").isNotNull())
+    else:
+        lists = b.empty({"subject_id": "string", "list": "string", "listed": "boolean",
+                         "since": "timestamp", "ended_at": "timestamp"})
+    if p.measures:
+        measures = _long(c, state, [(m.name, [
+            ("type", F.lit(m.type)), ("context", F.lit(m.context)),
+            ("active", F.col(f"active__{m.name}")), ("since", ts(f"msince__{m.name}")),
+            ("failing_since", ts(f"failing__{m.name}"))]) for m in p.measures], "measure")
+    else:
+        measures = b.empty({"subject_id": "string", "measure": "string", "type": "string",
+                            "context": "string", "active": "boolean", "since": "timestamp",
+                            "failing_since": "timestamp"})
+    why = reasons_frame(c, totals, state) if reasons else None
+    _ = network_category
+    return Result(b, scores, lists, measures, why, counted, buckets)

@@ -1,0 +1,110 @@
+"""Backends: what differs between DuckDB (SQLFrame), Apache Spark and PostgreSQL, as declared data.
+
+The engine is written once against the PySpark DataFrame API. A Backend hands it the session,
+the matching ``functions`` module and ``Window``, and knows how to bring Arrow data in, take
+results out and materialise an intermediate once so later outputs do not recompute it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from glasscredit.engine.tables import INPUT_SCHEMAS, SNAPSHOT_SCHEMAS
+from glasscredit.errors import BackendError
+
+_counter = itertools.count()
+
+
+@dataclass
+class Backend:
+    """A DataFrame session plus the few things the engine needs from it."""
+
+    name: str
+    session: Any
+    F: Any
+    Window: Any
+    connection: Any = None
+    _temps: list[str] = field(default_factory=list)
+
+    def table(self, name: str) -> Any:
+        """A DataFrame over a table or view the session can see."""
+        return self.session.table(name)
+
+    def from_arrow(self, data: pa.Table, name: str | None = None) -> Any:
+        """Register an Arrow table and return it as a DataFrame."""
+        name = name or f"gc_in_{next(_counter)}"
+        if self.name == "spark":
+            return self.session.createDataFrame(data)
+        if self.name == "duckdb":
+            self.connection.register(name, data)
+            return self.session.table(name)
+        raise BackendError(f"backend {self.name!r} takes input tables by name, not Arrow")
+
+    def rows(self, rows: list[tuple[Any, ...]], schema: dict[str, str]) -> Any:
+        """A small literal DataFrame (rule parameters, a subset of subject ids)."""
+        ddl = ", ".join(f"{k} {v}" for k, v in schema.items())
+        if not rows:
+            return self.empty(schema)
+        return self.session.createDataFrame(rows, ddl)
+
+    def empty(self, schema: dict[str, str]) -> Any:
+        """An empty DataFrame with the given columns, typed."""
+        F = self.F
+        cols = [F.lit(None).cast(t).alias(k) for k, t in schema.items()]
+        one = self.session.createDataFrame([(1,)], "gc_one int")
+        return one.select(*cols).filter(F.lit(False))
+
+    def to_arrow(self, df: Any) -> pa.Table:
+        """Collect a DataFrame as Arrow."""
+        return df.toArrow()
+
+    def materialise(self, df: Any) -> Any:
+        """Compute once and keep: a temp table on DuckDB, a cached DataFrame on Spark."""
+        if self.name == "spark":
+            return df.cache()
+        name = f"gc_tmp_{next(_counter)}"
+        sql = df.sql(dialect=self.session.output_dialect, optimize=False, pretty=False)
+        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        self._temps.append(name)
+        return self.session.table(name)
+
+    def release(self) -> None:
+        """Drop what materialise made."""
+        for name in self._temps:
+            self.connection.execute(f"DROP TABLE IF EXISTS {name}")
+        self._temps.clear()
+
+
+def duckdb_backend(connection: Any = None) -> Backend:
+    """The embedded default: SQLFrame over a DuckDB connection (in memory if none is given)."""
+    import duckdb
+    from sqlframe.duckdb import DuckDBSession, Window
+    from sqlframe.duckdb import functions as F
+
+    con = connection if connection is not None else duckdb.connect()
+    return Backend("duckdb", DuckDBSession(conn=con), F, Window, con)
+
+
+def spark_backend(session: Any = None) -> Backend:
+    """Apache Spark (local mode unless a session is handed in); needs the ``spark`` extra."""
+    try:
+        from pyspark.sql import SparkSession, Window
+        from pyspark.sql import functions as F
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise BackendError("Apache Spark needs the extra: pip install 'glasscredit[spark]'") from exc
+    spark = session or (
+        SparkSession.builder.master("local[2]").appName("glasscredit")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate())
+    return Backend("spark", spark, F, Window)
+
+
+def input_schema(name: str) -> dict[str, str]:
+    """Columns and types of an input or snapshot table."""
+    return {**INPUT_SCHEMAS, **SNAPSHOT_SCHEMAS}[name]

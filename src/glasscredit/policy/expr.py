@@ -1,0 +1,347 @@
+"""Condition expressions: a small SQL-like language, parsed and type-checked, never ``eval``-ed.
+
+Grammar (keywords are case-insensitive)::
+
+    expr := or ; or := and ("or" and)* ; and := not ("and" not)* ; not := "not" not | cmp
+    cmp  := sum [ op sum | ["not"] "in" "(" literal ("," literal)* ")" | "is" ["not"] "null" ]
+    sum  := prod (("+" | "-") prod)* ; prod := unary (("*" | "/") unary)*
+    unary := "-" unary | atom ; atom := number | 'string' | true | false | name | "(" expr ")"
+
+Names may be dotted (``hits.late_payment``). ``check`` resolves every name against a namespace
+of declared types, so a policy naming a missing attribute fails at load time, not mid-run.
+
+>>> e = parse("days_late > 30 and amount >= 100.5")
+>>> sorted(names(e))
+['amount', 'days_late']
+>>> check(e, {"days_late": "number", "amount": "number"})
+'bool'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from glasscredit.errors import ExpressionError
+
+Type = str  # "number" | "string" | "bool"
+
+
+@dataclass(frozen=True)
+class Lit:
+    value: float | str | bool
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-" | "not"
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # arithmetic, comparison, "and", "or"
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class In:
+    operand: Node
+    options: tuple[Lit, ...]
+    negated: bool
+
+
+@dataclass(frozen=True)
+class IsNull:
+    operand: Node
+    negated: bool
+
+
+Node = Lit | Name | Unary | Binary | In | IsNull
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)|(?P<str>'(?:[^']|'')*')"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)"
+    r"|(?P<op><=|>=|==|!=|<>|[<>=+\-*/(),]))"
+)
+_KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false"}
+_COMPARE = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
+            ">=": ">="}
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    out: list[tuple[str, str, int]] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            bad = len(text[pos:]) - len(text[pos:].lstrip()) + pos
+            raise ExpressionError(f"unexpected character {text[bad]!r} at column {bad + 1}",
+                                  text, bad)
+        kind = m.lastgroup or "op"
+        value = m.group(kind)
+        start = m.start(kind)
+        if kind == "name" and value.lower() in _KEYWORDS:
+            kind, value = "kw", value.lower()
+        out.append((kind, value, start))
+        pos = m.end()
+    out.append(("end", "", len(text)))
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = _tokens(text)
+        self.i = 0
+
+    def peek(self) -> tuple[str, str, int]:
+        return self.toks[self.i]
+
+    def take(self) -> tuple[str, str, int]:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def accept(self, kind: str, value: str) -> bool:
+        k, v, _ = self.peek()
+        if k == kind and v == value:
+            self.i += 1
+            return True
+        return False
+
+    def fail(self, what: str) -> ExpressionError:
+        kind, value, pos = self.peek()
+        found = "end of expression" if kind == "end" else repr(value)
+        return ExpressionError(f"expected {what} at column {pos + 1}, found {found}",
+                               self.text, pos)
+
+    def parse(self) -> Node:
+        node = self.or_()
+        if self.peek()[0] != "end":
+            raise self.fail("an operator or the end")
+        return node
+
+    def or_(self) -> Node:
+        node = self.and_()
+        while self.accept("kw", "or"):
+            node = Binary("or", node, self.and_())
+        return node
+
+    def and_(self) -> Node:
+        node = self.not_()
+        while self.accept("kw", "and"):
+            node = Binary("and", node, self.not_())
+        return node
+
+    def not_(self) -> Node:
+        if self.accept("kw", "not"):
+            return Unary("not", self.not_())
+        return self.cmp()
+
+    def cmp(self) -> Node:
+        left = self.sum_()
+        kind, value, _ = self.peek()
+        if kind == "op" and value in _COMPARE:
+            self.take()
+            return Binary(_COMPARE[value], left, self.sum_())
+        if kind == "kw" and value == "is":
+            self.take()
+            negated = self.accept("kw", "not")
+            if not self.accept("kw", "null"):
+                raise self.fail("'null'")
+            return IsNull(left, negated)
+        negated = False
+        if kind == "kw" and value == "not" and self.toks[self.i + 1][1] == "in":
+            self.take()
+            negated = True
+        if self.accept("kw", "in"):
+            if not self.accept("op", "("):
+                raise self.fail("'('")
+            options = [self.literal()]
+            while self.accept("op", ","):
+                options.append(self.literal())
+            if not self.accept("op", ")"):
+                raise self.fail("',' or ')'")
+            return In(left, tuple(options), negated)
+        return left
+
+    def literal(self) -> Lit:
+        node = self.unary()
+        if not isinstance(node, Lit):
+            raise self.fail("a literal")
+        return node
+
+    def sum_(self) -> Node:
+        node = self.prod()
+        while self.peek()[0] == "op" and self.peek()[1] in "+-":
+            node = Binary(self.take()[1], node, self.prod())
+        return node
+
+    def prod(self) -> Node:
+        node = self.unary()
+        while self.peek()[0] == "op" and self.peek()[1] in "*/":
+            node = Binary(self.take()[1], node, self.unary())
+        return node
+
+    def unary(self) -> Node:
+        if self.accept("op", "-"):
+            inner = self.unary()
+            if isinstance(inner, Lit) and isinstance(inner.value, float):
+                return Lit(-inner.value)
+            return Unary("-", inner)
+        return self.atom()
+
+    def atom(self) -> Node:
+        kind, value, _ = self.peek()
+        if kind == "num":
+            self.take()
+            return Lit(float(value))
+        if kind == "str":
+            self.take()
+            return Lit(value[1:-1].replace("''", "'"))
+        if kind == "kw" and value in ("true", "false"):
+            self.take()
+            return Lit(value == "true")
+        if kind == "name":
+            self.take()
+            return Name(value)
+        if self.accept("op", "("):
+            node = self.or_()
+            if not self.accept("op", ")"):
+                raise self.fail("')'")
+            return node
+        raise self.fail("a value, a name or '('")
+
+
+def parse(text: str) -> Node:
+    """Parse a condition; raise ExpressionError with the column of the first problem."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("empty condition", str(text), 0)
+    return _Parser(text).parse()
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node of the tree, parents first."""
+    yield node
+    if isinstance(node, Unary):
+        yield from walk(node.operand)
+    elif isinstance(node, Binary):
+        yield from walk(node.left)
+        yield from walk(node.right)
+    elif isinstance(node, In | IsNull):
+        yield from walk(node.operand)
+
+
+def names(node: Node) -> set[str]:
+    """The names an expression reads."""
+    return {n.name for n in walk(node) if isinstance(n, Name)}
+
+
+def _lit_type(value: float | str | bool) -> Type:
+    if isinstance(value, bool):
+        return "bool"
+    return "string" if isinstance(value, str) else "number"
+
+
+def check(node: Node, namespace: Mapping[str, Type], *, text: str = "") -> Type:
+    """Type-check against declared names; return the expression's type or raise ExpressionError."""
+
+    def fail(msg: str) -> ExpressionError:
+        return ExpressionError(msg, text)
+
+    def typ(n: Node) -> Type:
+        if isinstance(n, Lit):
+            return _lit_type(n.value)
+        if isinstance(n, Name):
+            if n.name not in namespace:
+                import difflib
+
+                close = difflib.get_close_matches(n.name, list(namespace), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                known = ", ".join(sorted(namespace)) or "none"
+                raise fail(f"unknown name {n.name!r}{hint}; known: {known}")
+            return namespace[n.name]
+        if isinstance(n, Unary):
+            inner = typ(n.operand)
+            want = "bool" if n.op == "not" else "number"
+            if inner != want:
+                raise fail(f"'{n.op}' needs a {want}, got a {inner}")
+            return want
+        if isinstance(n, IsNull):
+            typ(n.operand)
+            return "bool"
+        if isinstance(n, In):
+            t = typ(n.operand)
+            for o in n.options:
+                if _lit_type(o.value) != t:
+                    raise fail(f"'in' list mixes {t} with {_lit_type(o.value)} {o.value!r}")
+            return "bool"
+        lt, rt = typ(n.left), typ(n.right)
+        if n.op in ("and", "or"):
+            if lt != "bool" or rt != "bool":
+                raise fail(f"'{n.op}' joins conditions, got {lt} and {rt}")
+            return "bool"
+        if n.op in "+-*/":
+            if lt != "number" or rt != "number":
+                raise fail(f"'{n.op}' needs numbers, got {lt} and {rt}")
+            return "number"
+        if lt != rt:
+            raise fail(f"cannot compare {lt} with {rt} using '{n.op}'")
+        if n.op not in ("==", "!=") and lt == "bool":
+            raise fail(f"'{n.op}' does not order booleans")
+        return "bool"
+
+    return typ(node)
+
+
+def compile_column(node: Node, F: Any, resolve: Callable[[str], Any]) -> Any:
+    """Turn the tree into a DataFrame Column with the backend's functions module ``F``."""
+
+    def col(n: Node) -> Any:
+        if isinstance(n, Lit):
+            if isinstance(n.value, float):
+                return F.lit(n.value).cast("double")  # DuckDB reads 0.69 as DECIMAL otherwise
+            return F.lit(n.value)
+        if isinstance(n, Name):
+            return resolve(n.name)
+        if isinstance(n, Unary):
+            return ~col(n.operand) if n.op == "not" else -col(n.operand)
+        if isinstance(n, IsNull):
+            c = col(n.operand)
+            return c.isNotNull() if n.negated else c.isNull()
+        if isinstance(n, In):
+            c = col(n.operand).isin([o.value for o in n.options])
+            return ~c if n.negated else c
+        a, b = col(n.left), col(n.right)
+        ops: dict[str, Callable[[Any, Any], Any]] = {
+            "and": lambda x, y: x & y, "or": lambda x, y: x | y,
+            "+": lambda x, y: x + y, "-": lambda x, y: x - y,
+            "*": lambda x, y: x * y, "/": lambda x, y: x / y,
+            "==": lambda x, y: x == y, "!=": lambda x, y: x != y,
+            "<": lambda x, y: x < y, "<=": lambda x, y: x <= y,
+            ">": lambda x, y: x > y, ">=": lambda x, y: x >= y,
+        }
+        return ops[n.op](a, b)
+
+    return col(node)
+
+
+def threshold(node: Node, name: str = "score") -> tuple[str, float] | None:
+    """``(op, N)`` when the expression is a bare ``name >= N`` style comparison, else None."""
+    if isinstance(node, Binary) and node.op in ("<", "<=", ">", ">="):
+        if isinstance(node.left, Name) and node.left.name == name and isinstance(node.right, Lit):
+            value = node.right.value
+            if isinstance(value, float):
+                return node.op, value
+    return None
