@@ -15,7 +15,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as _field
 
 
 class GlassCreditError(Exception):
@@ -104,7 +105,7 @@ class RowProblem:
     row: int
     reason: str
     field: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: dict[str, object] = _field(default_factory=dict)
 
 
 class IngestError(InputError):
