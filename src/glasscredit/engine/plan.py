@@ -90,6 +90,9 @@ def counted_events(c: Ctx, events: Any, voids: Any, sources: Any) -> Any:
         ev = ev.join(gone, "event_id", "left_anti")
     ev = ev.join(sources.select("source_id", "reliability"), "source_id", "left")
     ev = ev.join(rules_frame(c), "kind", "inner")
+    ev = ev.select(*[F.col(n) for n in (
+        "event_id", "subject_id", "kind", "source_id", "occurred_at", "value", "attrs",
+        "reliability", *[k for k in RULE_SCHEMA if k not in ("kind", "reason")])])
 
     def attr(rule_id: str) -> Any:
         types = c.cp.rule_attributes.get(rule_id, {})

@@ -140,7 +140,7 @@ def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
                           *cat_cols)
 
     def ts(col: str) -> Any:
-        return F.timestamp_seconds(F.col(col)).cast("timestamp")
+        return F.timestamp_seconds(F.col(col)).cast("timestamp_ntz")
 
     if p.lists:
         lists = _long(c, state, [(lst.name, [

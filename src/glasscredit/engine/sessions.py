@@ -40,8 +40,11 @@ class Backend:
         if self.name == "spark":
             return self.session.createDataFrame(data)
         if self.name == "duckdb":
-            self.connection.register(name, data)
-            return self.session.table(name)
+            self.connection.register(f"{name}_arrow", data)
+            self.connection.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+            self.connection.unregister(f"{name}_arrow")
+            self._temps.append(name)
+            return self._known(name)
         raise BackendError(f"backend {self.name!r} takes input tables by name, not Arrow")
 
     def rows(self, rows: list[tuple[Any, ...]], schema: dict[str, str]) -> Any:
@@ -67,9 +70,15 @@ class Backend:
         if self.name == "spark":
             return df.cache()
         name = f"gc_tmp_{next(_counter)}"
-        sql = df.sql(dialect=self.session.output_dialect, optimize=False, pretty=False)
+        sql = df.sql(dialect="duckdb", optimize=False, pretty=False)
         self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
         self._temps.append(name)
+        return self._known(name)
+
+    def _known(self, name: str) -> Any:
+        """Tell SQLFrame the columns of a temp table (its catalog does not list them)."""
+        cols = {r[0]: r[1] for r in self.connection.execute(f"DESCRIBE {name}").fetchall()}
+        self.session.catalog.add_table(name, cols)
         return self.session.table(name)
 
     def release(self) -> None:
