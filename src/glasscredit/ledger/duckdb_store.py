@@ -1,0 +1,65 @@
+"""The embedded ledger: one DuckDB file, ACID, read by the engine in place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from glasscredit.ledger.schema import DIALECTS
+from glasscredit.ledger.store import SQLStore
+
+
+class DuckDBStore(SQLStore):
+    """A ledger in a DuckDB file; Arrow batches are staged zero-copy."""
+
+    dialect = DIALECTS["duckdb"]
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.url = str(self.path)
+        self.connection = duckdb.connect(self.url, read_only=read_only)
+        self.connection.execute("SET TimeZone = 'UTC'")
+
+    def exists(self) -> bool:
+        """True when the file already holds a ledger (its meta table)."""
+        rows = self._rows("SELECT count(*) FROM information_schema.tables "
+                          "WHERE table_name = 'ledger_meta'")
+        return bool(rows[0][0])
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.connection.execute(sql, list(params))
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.connection.execute(sql, list(params)).fetchall()
+
+    def _stage(self, name: str, table: pa.Table) -> None:
+        self.connection.register(name, table)
+
+    def _unstage(self, name: str) -> None:
+        self.connection.unregister(name)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.connection.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def query(
+        self, sql: str, params: Sequence[Any] = (), schema: pa.Schema | None = None
+    ) -> pa.Table:
+        """Run a read and return Arrow; ``schema`` casts to the exact contract types."""
+        table = self.connection.sql(sql, params=list(params) or None).to_arrow_table()
+        return table.cast(schema) if schema is not None else table
+
+    def close(self) -> None:
+        """Close the file so another process may open it."""
+        self.connection.close()

@@ -1,0 +1,152 @@
+"""The ledger's tables and the engine views over them, declared once as data for both dialects.
+
+Every stored table is append-only and carries the ``batch_id`` of the ``Ledger.append`` that wrote
+it, so the tamper-evident log can hash exactly what one batch added. The engine reads the views
+named in ``engine.tables.INPUT_SCHEMAS`` (``subjects``, ``sources``, ``events``, ``voids``,
+``relations``) with exactly those columns; internal ids are BIGINT in storage, text in the views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+SCHEMA_VERSION: Final = 1
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between DuckDB and PostgreSQL, as data rather than ``if`` chains."""
+
+    name: str
+    types: dict[str, str]
+    placeholder: str
+    sha256_hex: str  # format string over one text expression
+    indexes: tuple[str, ...] = ()
+
+    def sql(self, text: str) -> str:
+        """Rewrite the ``?`` placeholders of shared SQL into this dialect's marker."""
+        return text.replace("?", self.placeholder)
+
+
+DIALECTS: Final[dict[str, Dialect]] = {
+    "duckdb": Dialect(
+        name="duckdb",
+        types={"id": "BIGINT", "text": "VARCHAR", "double": "DOUBLE", "ts": "TIMESTAMP",
+               "bool": "BOOLEAN", "int": "BIGINT", "json": "VARCHAR"},
+        placeholder="?",
+        sha256_hex="sha256({})",
+    ),
+    "postgres": Dialect(
+        name="postgres",
+        types={"id": "BIGINT", "text": "TEXT", "double": "DOUBLE PRECISION", "ts": "TIMESTAMP",
+               "bool": "BOOLEAN", "int": "BIGINT", "json": "TEXT"},
+        placeholder="%s",
+        sha256_hex="encode(sha256(convert_to({}, 'UTF8')), 'hex')",
+        indexes=(
+            "CREATE INDEX IF NOT EXISTS ledger_events_subject ON ledger_events (subject_id)",
+            "CREATE INDEX IF NOT EXISTS ledger_voids_event ON ledger_voids (event_id)",
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    """One stored table: columns as (name, logical type, nullable) and its keys."""
+
+    name: str
+    columns: tuple[tuple[str, str, bool], ...]
+    unique: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        """Column names in declared order, for INSERT lists and staging."""
+        return [c[0] for c in self.columns]
+
+    def ddl(self, dialect: Dialect) -> str:
+        """CREATE TABLE text in ``dialect``; the one place column types are spelled."""
+        cols = [f"{n} {dialect.types[t]}{'' if null else ' NOT NULL'}"
+                for n, t, null in self.columns]
+        cols += [f"UNIQUE ({', '.join(u)})" for u in self.unique]
+        return f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(cols)})"
+
+
+def _t(name: str, cols: str, *unique: tuple[str, ...]) -> Table:
+    """Parse a compact ``name:type[?]`` column list; ``?`` marks a nullable column."""
+    parsed = []
+    for spec in cols.split():
+        col, typ = spec.split(":")
+        parsed.append((col, typ.rstrip("?"), typ.endswith("?")))
+    return Table(name, tuple(parsed), tuple(unique))
+
+
+TABLES: Final[dict[str, Table]] = {t.name: t for t in (
+    _t("ledger_meta", "research:bool created_at:ts schema_version:int key_check:text"),
+    _t("ledger_batches", "batch_id:id rows:int digest:text committed_at:ts", ("batch_id",)),
+    _t("ledger_subjects", "subject_id:id subject_kind:text subject_hmac:text created_at:ts "
+       "batch_id:id", ("subject_id",), ("subject_hmac",)),
+    _t("ledger_sources", "source_id:text reliability:double api_key_hash:text? created_at:ts "
+       "batch_id:id"),
+    _t("ledger_events", "event_id:id source_id:text source_event_id:text subject_id:id kind:text "
+       "occurred_at:ts recorded_at:ts value:double? attrs:json? digest:text batch_id:id",
+       ("event_id",), ("source_id", "source_event_id")),
+    _t("ledger_voids", "event_id:id voided_at:ts kind:text reason:text "
+       "replacement_event_id:id? batch_id:id"),
+    _t("ledger_erasures", "event_id:id erased_at:ts reason:text"),
+    _t("ledger_relations", "subject_id:id related_id:id relation:text valid_from:ts valid_to:ts? "
+       "source_id:text? batch_id:id"),
+    _t("ledger_consents", "subject_id:id client:text purpose:text granted_at:ts valid_until:ts "
+       "batch_id:id"),
+    _t("ledger_inquiries", "subject_id:id client:text purpose:text inquired_at:ts batch_id:id"),
+    _t("ledger_disputes", "dispute_id:text subject_id:id event_id:id status:text changed_at:ts "
+       "note:text? batch_id:id"),
+    _t("ledger_policies", "policy_hash:text name:text mode:text yaml_text:text stored_at:ts "
+       "batch_id:id", ("policy_hash",)),
+    _t("ledger_policy_activations", "policy_hash:text activated_at:ts actor:text note:text? "
+       "batch_id:id"),
+    _t("ledger_scores", "policy_hash:text as_of:ts subject_id:id subject_kind:text score:double "
+       "band:text? batch_id:id"),
+    _t("ledger_list_state", "policy_hash:text as_of:ts subject_id:id list:text listed:bool "
+       "since:ts? ended_at:ts? batch_id:id"),
+    _t("ledger_measure_state", "policy_hash:text as_of:ts subject_id:id measure:text active:bool "
+       "since:ts? failing_since:ts? batch_id:id"),
+)}
+
+SEQUENCES: Final = ("ledger_batch_seq", "ledger_subject_seq", "ledger_event_seq")
+
+#: Snapshot name (engine.tables.SNAPSHOT_SCHEMAS) -> the stored table holding its runs.
+SNAPSHOT_TABLES: Final[dict[str, str]] = {
+    "scores": "ledger_scores",
+    "list_state": "ledger_list_state",
+    "measure_state": "ledger_measure_state",
+}
+
+#: Engine input name -> view over the stored tables, with exactly the contract's columns.
+ENGINE_VIEWS: Final[dict[str, str]] = {
+    "subjects": (
+        "SELECT CAST(subject_id AS VARCHAR) AS subject_id, subject_kind FROM ledger_subjects"
+    ),
+    "sources": (
+        "SELECT source_id, reliability FROM (SELECT source_id, reliability, row_number() OVER "
+        "(PARTITION BY source_id ORDER BY batch_id DESC) AS rn FROM ledger_sources) s WHERE rn = 1"
+    ),
+    "events": (
+        "SELECT CAST(event_id AS VARCHAR) AS event_id, CAST(subject_id AS VARCHAR) AS subject_id, "
+        "kind, occurred_at, recorded_at, source_id, CAST(value AS DOUBLE PRECISION) AS value, "
+        "attrs FROM ledger_events"
+    ),
+    "voids": "SELECT CAST(event_id AS VARCHAR) AS event_id, voided_at FROM ledger_voids",
+    "relations": (
+        "SELECT CAST(subject_id AS VARCHAR) AS subject_id, CAST(related_id AS VARCHAR) AS "
+        "related_id, relation, valid_from, valid_to FROM ledger_relations"
+    ),
+}
+
+
+def ddl_statements(dialect: Dialect) -> list[str]:
+    """Every statement that creates an empty ledger, in order; each is idempotent."""
+    stmts = [f"CREATE SEQUENCE IF NOT EXISTS {s} START 1" for s in SEQUENCES]
+    stmts += [t.ddl(dialect) for t in TABLES.values()]
+    stmts += [f"CREATE OR REPLACE VIEW {name} AS {body}" for name, body in ENGINE_VIEWS.items()]
+    return stmts + list(dialect.indexes)

@@ -1,0 +1,273 @@
+"""The store interface and the one append path shared by DuckDB and PostgreSQL.
+
+``SQLStore.append`` is the only writer of ledger rows: one transaction per batch, subjects upserted
+by pseudonym, events classified as new / replayed / conflicting by their idempotency key, plain
+rows resolved to internal subject ids, and a ``ledger_batches`` row with the batch digest. The
+dialect subclasses supply only connection, staging and transaction mechanics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from glasscredit.errors import ConflictError, LedgerError
+from glasscredit.ledger.batch import SUBJECT_REFS, AppendResult, Batch, conflict_problem
+from glasscredit.ledger.schema import SCHEMA_VERSION, TABLES, Dialect, ddl_statements
+
+#: Event ids are ``batch_id * EVENT_ID_STRIDE + row_no``: unique, ordered, no sequence per row.
+EVENT_ID_STRIDE = 1_000_000_000
+
+#: Plain-row references checked inside the append: table -> (column, referenced table, column).
+REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "ledger_voids": (("event_id", "ledger_events", "event_id"),),
+    "ledger_disputes": (("event_id", "ledger_events", "event_id"),),
+    "ledger_policy_activations": (("policy_hash", "ledger_policies", "policy_hash"),),
+    **dict.fromkeys(("ledger_scores", "ledger_list_state", "ledger_measure_state"),
+                    (("subject_id", "ledger_subjects", "subject_id"),)),
+}
+
+
+@dataclass(frozen=True)
+class LedgerMeta:
+    """The ``ledger_meta`` row: whether the ledger is synthetic research data, and its key check."""
+
+    research: bool
+    created_at: datetime
+    schema_version: int
+    key_check: str
+
+
+class Store(Protocol):
+    """What the ledger needs from a database; DuckDB and PostgreSQL pass the same suite."""
+
+    dialect: Dialect
+    url: str
+
+    def create(self, meta: LedgerMeta) -> None: ...
+    def exists(self) -> bool: ...
+    def read_meta(self) -> LedgerMeta: ...
+    def append(
+        self, batch: Batch, committed_at: datetime, strict: bool = False
+    ) -> AppendResult: ...
+    def erase_payload(self, event_id: int, reason: str, at: datetime) -> bool: ...
+    def query(
+        self, sql: str, params: Sequence[Any] = (), schema: pa.Schema | None = None
+    ) -> pa.Table: ...
+    def close(self) -> None: ...
+
+
+def _ts(value: datetime) -> str:
+    """A timestamp literal both dialects read; only ever built from a datetime, never user text."""
+    return f"TIMESTAMP '{value.replace(tzinfo=None).isoformat(sep=' ')}'"
+
+
+def rows_digest(table: pa.Table) -> str:
+    """A canonical digest of plain rows, so the batch digest covers more than events."""
+    text = json.dumps(table.to_pylist(), sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class SQLStore(ABC):
+    """Shared SQL for both dialects; subclasses provide execution, staging and transactions."""
+
+    dialect: Dialect
+    url: str
+
+    @abstractmethod
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    @abstractmethod
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def _stage(self, name: str, table: pa.Table) -> None:
+        """Make ``table`` queryable as ``name`` inside the current transaction."""
+
+    @abstractmethod
+    def _unstage(self, name: str) -> None: ...
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """True when the database already holds a ledger."""
+
+    @abstractmethod
+    def query(
+        self, sql: str, params: Sequence[Any] = (), schema: pa.Schema | None = None
+    ) -> pa.Table:
+        """Run a read; with ``schema`` the result is cast to exactly those columns and types."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def create(self, meta: LedgerMeta) -> None:
+        """Create every table and view and the meta row; refuses to re-initialise a ledger."""
+        if self.exists():
+            raise LedgerError(f"{self.url} already holds a ledger")
+        with self._transaction():
+            for stmt in ddl_statements(self.dialect):
+                self._exec(stmt)
+            self._exec(self.dialect.sql(
+                "INSERT INTO ledger_meta (research, created_at, schema_version, key_check) "
+                "VALUES (?, ?, ?, ?)"),
+                (meta.research, meta.created_at, SCHEMA_VERSION, meta.key_check))
+
+    def read_meta(self) -> LedgerMeta:
+        """The meta row; a store without one is not a ledger."""
+        if not self.exists():
+            raise LedgerError(f"{self.url} is not a GlassCredit ledger; run `glasscredit init`")
+        rows = self._rows("SELECT research, created_at, schema_version, key_check FROM ledger_meta")
+        if len(rows) != 1:
+            raise LedgerError(f"{self.url}: ledger_meta must hold exactly one row")
+        research, created_at, version, key_check = rows[0]
+        return LedgerMeta(bool(research), created_at, int(version), str(key_check))
+
+    def erase_payload(self, event_id: int, reason: str, at: datetime) -> bool:
+        """The one in-place change the law can demand: drop attrs, keep the digest, log why."""
+        with self._transaction():
+            found = self._rows(self.dialect.sql(
+                "SELECT count(*) FROM ledger_events WHERE event_id = ?"), (event_id,))[0][0]
+            if not found:
+                raise LedgerError(f"no event {event_id} to erase")
+            self._exec(self.dialect.sql(
+                "UPDATE ledger_events SET attrs = NULL WHERE event_id = ?"), (event_id,))
+            self._exec(self.dialect.sql(
+                "INSERT INTO ledger_erasures (event_id, erased_at, reason) VALUES (?, ?, ?)"),
+                (event_id, at.replace(tzinfo=None), reason))
+        return True
+
+    def append(self, batch: Batch, committed_at: datetime, strict: bool = False) -> AppendResult:
+        """Write one batch atomically; in strict mode a conflicting replay aborts it whole."""
+        if batch.is_empty():
+            return AppendResult(batch_id=None)
+        with self._transaction():
+            batch_id = int(self._rows("SELECT nextval('ledger_batch_seq')")[0][0])
+            result = AppendResult(batch_id=batch_id)
+            result.new_subjects = self._upsert_subjects(batch, batch_id, committed_at)
+            digests = [self._append_events(batch, batch_id, committed_at, strict, result)]
+            for table, rows in batch.rows.items():
+                result.rows[table] = self._append_rows(table, rows, batch_id)
+                digests.append(rows_digest(rows))
+            count = result.stored + result.new_subjects + sum(result.rows.values())
+            digest = hashlib.sha256("".join(digests).encode()).hexdigest()
+            self._exec(f"INSERT INTO ledger_batches (batch_id, rows, digest, committed_at) VALUES "
+                       f"({batch_id}, {count}, '{digest}', {_ts(committed_at)})")
+        return result
+
+    def _upsert_subjects(self, batch: Batch, batch_id: int, at: datetime) -> int:
+        """Insert the pseudonyms not yet known; the count is what this batch added."""
+        subjects = batch.all_subjects()
+        if subjects.num_rows == 0:
+            return 0
+        self._stage("stage_subjects", subjects)
+        before = self._rows("SELECT count(*) FROM ledger_subjects")[0][0]
+        self._exec(
+            "INSERT INTO ledger_subjects (subject_id, subject_kind, subject_hmac, created_at, "
+            f"batch_id) SELECT nextval('ledger_subject_seq'), s.subject_kind, s.subject_hmac, "
+            f"{_ts(at)}, {batch_id} FROM stage_subjects s WHERE NOT EXISTS (SELECT 1 FROM "
+            "ledger_subjects x WHERE x.subject_hmac = s.subject_hmac)"
+        )
+        self._unstage("stage_subjects")
+        return int(self._rows("SELECT count(*) FROM ledger_subjects")[0][0] - before)
+
+    def _append_events(
+        self, batch: Batch, batch_id: int, at: datetime, strict: bool, result: AppendResult
+    ) -> str:
+        """Classify then insert events; returns the digest of what was stored."""
+        events = batch.events
+        if events is None or events.num_rows == 0:
+            return ""
+        self._stage("stage_events", events)
+        unknown = self._rows("SELECT DISTINCT source_id FROM stage_events s WHERE NOT EXISTS "
+                             "(SELECT 1 FROM ledger_sources x WHERE x.source_id = s.source_id)")
+        if unknown:
+            names = ", ".join(sorted(repr(r[0]) for r in unknown))
+            raise LedgerError(f"unknown source {names}; add it with `glasscredit source add`")
+        self._exec(
+            "CREATE TEMP TABLE stage_status AS "
+            "WITH firsts AS (SELECT source_id, source_event_id, min(row_no) AS first_row "
+            "FROM stage_events GROUP BY source_id, source_event_id HAVING count(*) > 1), "
+            "first_digests AS (SELECT f.source_id, f.source_event_id, f.first_row, "
+            "e.digest AS first_digest FROM firsts f JOIN stage_events e ON "
+            "e.source_id = f.source_id AND e.source_event_id = f.source_event_id "
+            "AND e.row_no = f.first_row) "
+            "SELECT s.row_no, s.source_event_id, coalesce(x.digest, d.first_digest) = s.digest "
+            "AS same FROM stage_events s "
+            "LEFT JOIN ledger_events x ON x.source_id = s.source_id "
+            "AND x.source_event_id = s.source_event_id "
+            "LEFT JOIN first_digests d ON d.source_id = s.source_id "
+            "AND d.source_event_id = s.source_event_id AND d.first_row < s.row_no "
+            "WHERE x.digest IS NOT NULL OR d.first_row IS NOT NULL"
+        )
+        clashes = self._rows("SELECT row_no, source_event_id, same FROM stage_status "
+                             "ORDER BY row_no")
+        result.conflicts = [conflict_problem(int(r), str(k)) for r, k, same in clashes if not same]
+        result.duplicates = sum(1 for *_, same in clashes if same)
+        if strict and result.conflicts:
+            first = result.conflicts[0]
+            raise ConflictError(f"row {first.row}: {first.reason}")
+        self._exec(
+            "INSERT INTO ledger_events (event_id, source_id, source_event_id, subject_id, kind, "
+            "occurred_at, recorded_at, value, attrs, digest, batch_id) "
+            f"SELECT CAST({batch_id} AS BIGINT) * {EVENT_ID_STRIDE} + s.row_no, s.source_id, "
+            f"s.source_event_id, j.subject_id, s.kind, s.occurred_at, {_ts(at)}, s.value, "
+            f"s.attrs, s.digest, {batch_id} FROM stage_events s JOIN ledger_subjects j ON "
+            "j.subject_hmac = s.subject_hmac WHERE NOT EXISTS (SELECT 1 FROM stage_status t "
+            "WHERE t.row_no = s.row_no)"
+        )
+        result.stored = events.num_rows - len(clashes)
+        agg = self.dialect.sha256_hex.format("string_agg(digest, '' ORDER BY row_no)")
+        digest = self._rows(f"SELECT {agg} FROM stage_events s WHERE NOT EXISTS "
+                            "(SELECT 1 FROM stage_status t WHERE t.row_no = s.row_no)")[0][0]
+        self._exec("DROP TABLE stage_status")
+        self._unstage("stage_events")
+        return str(digest or "")
+
+    def _append_rows(self, table: str, rows: pa.Table, batch_id: int) -> int:
+        """Insert plain rows, resolving pseudonyms and checking references first."""
+        if rows.num_rows == 0:
+            return 0
+        stage = f"stage_{table}"
+        self._stage(stage, rows)
+        cols, exprs, joins, checks = [], [], [], []
+        for i, name in enumerate(rows.column_names):
+            if name in SUBJECT_REFS:
+                joins.append(f"LEFT JOIN ledger_subjects j{i} ON j{i}.subject_hmac = s.{name}")
+                checks.append(f"(s.{name} IS NOT NULL AND j{i}.subject_id IS NULL)")
+                cols.append(SUBJECT_REFS[name])
+                exprs.append(f"j{i}.subject_id")
+            else:
+                cols.append(name)
+                exprs.append(f"s.{name}")
+        for col, ref_table, ref_col in REFERENCES.get(table, ()):
+            checks.append(f"(s.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {ref_table} r "
+                          f"WHERE r.{ref_col} = s.{col}))")
+        source = f"FROM {stage} s {' '.join(joins)}"
+        if checks:
+            bad = self._rows(f"SELECT count(*) {source} WHERE {' OR '.join(checks)}")[0][0]
+            if bad:
+                raise LedgerError(f"{bad} row(s) for {table} name an unknown subject, event or "
+                                  "policy")
+        where = ""
+        if TABLES[table].unique:  # content-addressed rows (policies) are stored once
+            match = " AND ".join(f"u.{k} = s.{k}" for k in TABLES[table].unique[0])
+            where = f"WHERE NOT EXISTS (SELECT 1 FROM {table} u WHERE {match})"
+        self._exec(f"INSERT INTO {table} ({', '.join(cols)}, batch_id) "
+                   f"SELECT {', '.join(exprs)}, {batch_id} {source} {where}")
+        self._unstage(stage)
+        return rows.num_rows
+
+    def batches(self) -> Iterator[tuple[int, int, str]]:
+        """Committed batches in order: (id, rows, digest); the audit log will chain these."""
+        yield from self._rows("SELECT batch_id, rows, digest FROM ledger_batches ORDER BY batch_id")
