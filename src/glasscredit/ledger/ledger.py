@@ -109,6 +109,12 @@ class Ledger:
             "SELECT subject_id FROM ledger_subjects WHERE subject_hmac = ?"), [mac])
         return str(rows.column(0)[0].as_py()) if rows.num_rows else None
 
+    def has_source(self, name: str) -> bool:
+        """True when ``name`` was registered with ``add_source``."""
+        rows = self.store.query(self.store.dialect.sql(
+            "SELECT count(*) FROM ledger_sources WHERE source_id = ?"), [name])
+        return bool(rows.column(0)[0].as_py())
+
     def add_source(self, name: str, reliability: float, api_key: str | None = None) -> None:
         """Register a data provider (or a new reliability for it: the latest row counts)."""
         if not name or not name.strip():
