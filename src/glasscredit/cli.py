@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from glasscredit.commands import ids as ids_cmd
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app.add_typer(ids_cmd.app, name="id")
 
 
 def main() -> None:  # pragma: no cover - console entry point
