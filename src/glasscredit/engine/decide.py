@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glasscredit.engine.plan import Ctx
+from glasscredit.engine.plan import Ctx, flat
 from glasscredit.engine.scoring import valid_relations
 from glasscredit.policy import expr
 
@@ -66,7 +66,7 @@ def with_lists(c: Ctx, state: Any, prev: Any | None) -> Any:
     names = [lst.name for lst in p.lists]
     if prev is not None:
         piv = _pivot(c, prev, "list", names, {"listed": "bool", "since": "ts", "ended_at": "ts"})
-        state = state.join(piv, "subject_id", "left")
+        state = flat(c, state.join(piv, "subject_id", "left"))
     cols = []
     for lst in p.lists:
         n = lst.name
@@ -128,7 +128,7 @@ def with_measures(c: Ctx, state: Any, prev: Any | None, relations: Any) -> Any:
             F.when(F.col(f"keep__{m.name}"), c.num(1)).otherwise(c.num(0)).alias("k"))
         agg = pairs.join(theirs, "related_id", "inner").groupBy("subject_id").agg(
             F.max("w").alias(f"vw__{m.name}"), F.max("k").alias(f"vk__{m.name}"))
-        state = state.join(agg, "subject_id", "left")
+        state = flat(c, state.join(agg, "subject_id", "left"))
         state = state.withColumns({
             f"when__{m.name}": F.coalesce(F.col(f"vw__{m.name}"), c.num(0)) > c.num(0),
             f"keep__{m.name}": F.coalesce(F.col(f"vk__{m.name}"), c.num(0)) > c.num(0)})
@@ -136,7 +136,7 @@ def with_measures(c: Ctx, state: Any, prev: Any | None, relations: Any) -> Any:
     if prev is not None:
         piv = _pivot(c, prev, "measure", names,
                      {"active": "bool", "since": "ts", "failing_since": "ts"})
-        state = state.join(piv, "subject_id", "left")
+        state = flat(c, state.join(piv, "subject_id", "left"))
     cols = []
     for m in p.measures:
         n = m.name

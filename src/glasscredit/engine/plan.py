@@ -63,6 +63,12 @@ class Ctx:
         return F.unix_seconds(F.col(column).cast("timestamp")).cast("double")
 
 
+def flat(c: Ctx, df: Any) -> Any:
+    """Re-select a joined frame's columns by name: SQLFrame resolves later expressions reliably
+    only against a plain projection."""
+    return df.select(*[c.F.col(n) for n in df.columns])
+
+
 def rules_frame(c: Ctx) -> Any:
     """The policy's rules as a small table, joined to events by kind."""
     rows = []
@@ -100,7 +106,7 @@ def counted_events(c: Ctx, events: Any, voids: Any, sources: Any) -> Any:
         def resolve(name: str) -> Any:
             if name == "value":
                 return F.col("value")
-            raw = F.get_json_object(F.col("attrs"), f"$.{name}")
+            raw = c.b.json_text(F.col("attrs"), name)
             return raw.cast(_JSON_CAST.get(types.get(name, ""), "string"))
         return resolve
 

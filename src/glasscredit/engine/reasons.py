@@ -54,6 +54,9 @@ def reasons_frame(c: Ctx, totals: Any, state: Any) -> Any:
     rules = rules_frame(c).select("rule_id", "category", "reason")
     base = state.select("subject_id", "score", "pre", *raw_cols)
     per_rule = totals.join(base, "subject_id", "inner").join(rules, "rule_id", "inner")
+    per_rule = per_rule.select(*[F.col(n) for n in (
+        "subject_id", "rule_id", "category", "points", "hits", "reason", "score", "pre",
+        *raw_cols)])
     costs = per_rule.select("subject_id", "rule_id", "category", "points", "hits", "reason",
                             _rule_cost(c).alias("points_lost"))
     net = network_category(c)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glasscredit.engine.plan import Ctx, clip_scale, curve
+from glasscredit.engine.plan import Ctx, clip_scale, curve, flat
 
 
 def network_category(c: Ctx) -> Any:
@@ -67,7 +67,7 @@ def with_network(c: Ctx, state: Any, relations: Any) -> Any:
     agg_fn = {"mean": F.avg, "min": F.min, "max": F.max}[net.network.aggregate]
     agg = pairs.join(nbr, "related_id", "inner").groupBy("subject_id").agg(
         agg_fn("nbr").alias("net_agg"))
-    out = state.join(agg, "subject_id", "left")
+    out = flat(c, state.join(agg, "subject_id", "left"))
     return out.withColumn("net_raw", F.coalesce(F.col("net_agg"), c.num(neutral_network(c))))
 
 
@@ -148,4 +148,4 @@ def ranked_against(c: Ctx, state: Any, baseline: Any) -> Any:
     counts = counts.select(F.col("me").alias("subject_id"),
                            (F.col("higher") + c.num(1)).alias("rank"),
                            (c.num(100) * F.col("at_or_below") / F.col("n")).alias("percentile"))
-    return state.join(counts, "subject_id", "left")
+    return flat(c, state.join(counts, "subject_id", "left"))

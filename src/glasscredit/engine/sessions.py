@@ -28,7 +28,13 @@ class Backend:
     F: Any
     Window: Any
     connection: Any = None
+    #: the SQL function that reads a JSON member as text (unquoted), per backend
+    json_text_fn: str = "get_json_object"
     _temps: list[str] = field(default_factory=list)
+
+    def json_text(self, column: Any, member: str) -> Any:
+        """A JSON object's member as unquoted text (Spark's get_json_object semantics)."""
+        return self.F.call_function(self.json_text_fn, column, self.F.lit(f"$.{member}"))
 
     def table(self, name: str) -> Any:
         """A DataFrame over a table or view the session can see."""
@@ -95,7 +101,8 @@ def duckdb_backend(connection: Any = None) -> Backend:
     from sqlframe.duckdb import functions as F
 
     con = connection if connection is not None else duckdb.connect()
-    return Backend("duckdb", DuckDBSession(conn=con), F, Window, con)
+    return Backend("duckdb", DuckDBSession(conn=con), F, Window, con,
+                   json_text_fn="json_extract_string")
 
 
 def spark_backend(session: Any = None) -> Backend:
