@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from glasscredit.commands import engine as engine_cmd
 from glasscredit.commands import ids as ids_cmd
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(ids_cmd.app, name="id")
+engine_cmd.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,184 @@
+"""``glasscredit score``, ``explain`` and ``demo``: the engine from the command line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from glasscredit.engine.explain import explain as explain_subject
+from glasscredit.engine.explain import plan_sql
+from glasscredit.engine.run import Inputs, score
+from glasscredit.engine.sessions import Backend, duckdb_backend
+from glasscredit.errors import GlassCreditError
+from glasscredit.policy.load import CompiledPolicy, load_policy
+
+out = Console()
+err = Console(stderr=True)
+
+PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="Policy file or preset name.")]
+LedgerOpt = Annotated[str | None, typer.Option(
+    "--ledger", envvar="GLASSCREDIT_LEDGER",
+    help="DuckDB ledger file (default: the shipped example data).")]
+AsOfOpt = Annotated[str | None, typer.Option(
+    "--as-of", help="ISO time to score at, UTC (default: now; the example: 2026-11-01).")]
+
+
+def _as_of(text: str | None, default: datetime) -> datetime:
+    if text is None:
+        return default
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO date or time: {text!r}") from None
+
+
+def open_inputs(ledger: str | None) -> tuple[Backend, Inputs, datetime]:
+    """The engine's inputs from a ledger file, or from the shipped example."""
+    if ledger is None:
+        from glasscredit.examples import AS_OF, example_inputs
+
+        b = duckdb_backend()
+        return b, example_inputs(b), AS_OF
+    import duckdb
+
+    if not Path(ledger).exists():
+        raise typer.BadParameter(f"no ledger at {ledger!r} (make one with 'glasscredit init')")
+    b = duckdb_backend(duckdb.connect(ledger, read_only=True))
+    names = ("subjects", "sources", "events", "voids", "relations")
+    return b, Inputs(**{n: b.table(n) for n in names}), datetime.utcnow().replace(microsecond=0)
+
+
+def _fail(exc: GlassCreditError) -> None:
+    err.print(f"[red]error:[/red] {exc}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _policy(name: str) -> CompiledPolicy:
+    try:
+        if name.startswith("example:"):
+            from glasscredit.examples import path
+
+            return load_policy(str(path(name.removeprefix("example:") + ".yaml")))
+        return load_policy(name)
+    except GlassCreditError as exc:
+        _fail(exc)
+        raise  # unreachable
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    return "n/a" if v is None else str(v)
+
+
+def print_scores(cp: CompiledPolicy, scores: list[dict[str, Any]], reasons: list[dict[str, Any]],
+                 measures: list[dict[str, Any]], limit: int | None = None) -> None:
+    """The score table with each subject's first reasons and active measures."""
+    why: dict[str, list[str]] = {}
+    for r in reasons:
+        why.setdefault(r["subject_id"], []).append(f"{r['reason']} (−{r['points_lost']:.1f})")
+    active: dict[str, list[str]] = {}
+    for m in measures:
+        if m["active"]:
+            active.setdefault(m["subject_id"], []).append(m["measure"])
+    t = Table(title=f"{cp.version_id} — {cp.policy.mode} mode", show_lines=False)
+    for col in ("subject", "score", "band", "rank", "measures", "reasons (points lost)"):
+        t.add_column(col, justify="right" if col in ("score", "rank") else "left")
+    ordered = sorted(scores, key=lambda s: (-s["score"], s["subject_id"]))
+    for s in ordered[:limit] if limit else ordered:
+        sid = s["subject_id"]
+        t.add_row(sid, f"{s['score']:.2f}", s["band"] or "", _fmt(int(s["rank"] or 0)),
+                  ", ".join(active.get(sid, [])), "; ".join(why.get(sid, [])[:2]))
+    out.print(t)
+
+
+def score_cmd(policy: PolicyOpt, ledger: LedgerOpt = None, as_of: AsOfOpt = None,
+              subject: Annotated[list[str] | None, typer.Option(
+                  "--subject", "-s", help="Score only these subjects.")] = None,
+              output: Annotated[Path | None, typer.Option(
+                  "--out", help="Write the scores table to this Parquet file.")] = None,
+              limit: Annotated[int, typer.Option(help="Rows to print.")] = 40) -> None:
+    """Score every subject (or some) under a policy and print the table with reasons."""
+    cp = _policy(policy)
+    b, inputs, default = open_inputs(ledger)
+    try:
+        r = score(b, inputs, cp, _as_of(as_of, default), subject or None)
+        scores = r.arrow("scores")
+        print_scores(cp, scores.to_pylist(), r.arrow("reasons").to_pylist(),
+                     r.arrow("measures").to_pylist(), limit)
+    except GlassCreditError as exc:
+        _fail(exc)
+    if output is not None:
+        import pyarrow.parquet as pq
+
+        pq.write_table(scores, output)
+        out.print(f"scores written to {output}")
+
+
+def explain_cmd(subject: Annotated[str, typer.Argument(help="Internal subject id.")],
+                policy: PolicyOpt, ledger: LedgerOpt = None, as_of: AsOfOpt = None,
+                sql: Annotated[bool, typer.Option(
+                    "--sql", help="Print the SQL the engine runs instead.")] = False) -> None:
+    """Why a subject has its score: the at most four reasons and the events behind them."""
+    cp = _policy(policy)
+    b, inputs, default = open_inputs(ledger)
+    when = _as_of(as_of, default)
+    if sql:
+        out.print(plan_sql(b, inputs, cp, when, subject), highlight=False, markup=False)
+        return
+    try:
+        x = explain_subject(b, inputs, cp, when, subject)
+    except GlassCreditError as exc:
+        _fail(exc)
+        return
+    s = x.score
+    out.print(f"[bold]{subject}[/bold] under {x.policy} at {when:%Y-%m-%d %H:%M}: "
+              f"score [bold]{s['score']:.2f}[/bold] on {cp.policy.scale.min:g}–"
+              f"{cp.policy.scale.max:g}, band {s['band']}, rank {_fmt(s['rank'])}")
+    for cat in cp.policy.categories:
+        out.print(f"  {cat.name:<28} {s['cat__' + cat.name]:>10.2f} points")
+    if not x.reasons:
+        out.print("No rule costs this subject any points.")
+    for r in x.reasons:
+        out.print(f"{r['rank']}. [bold]{r['reason']}[/bold] — {r['points_lost']:.2f} points "
+                  f"lost ({r['rule_id']}, {r['category']})")
+        for e in (e for e in x.events if e["rule_id"] == r["rule_id"]):
+            out.print(f"     {e['occurred_at']:%Y-%m-%d} {e['kind']} from {e['source_id']}: "
+                      f"{e['points']:+.2f} (raw {e['raw']:+.2f} × reliability "
+                      f"{e['reliability']:.2f} × decay {e['decay']:.3f})")
+    for m in x.measures:
+        state = "applies" if m["active"] else "does not apply"
+        out.print(f"  {m['type']} {m['measure']} ({m['context']}): {state}")
+    for lst in x.lists:
+        out.print(f"  list {lst['list']}: {'listed' if lst['listed'] else 'not listed'}")
+
+
+def demo_cmd() -> None:
+    """Score the shipped example (36 people) under two example policies and explain one."""
+    from glasscredit.examples import AS_OF, POLICIES, example_inputs, path
+
+    b = duckdb_backend()
+    inputs = example_inputs(b)
+    for name in POLICIES:
+        cp = load_policy(str(path(f"{name}.yaml")))
+        r = score(b, inputs, cp, AS_OF)
+        print_scores(cp, r.arrow("scores").to_pylist(), r.arrow("reasons").to_pylist(),
+                     r.arrow("measures").to_pylist())
+        if cp.findings:
+            out.print(f"[yellow]{len(cp.findings)} guard finding(s) — this policy could not "
+                      "run in live mode:[/yellow]")
+            for f in cp.findings:
+                out.print(f"  {f}", highlight=False, markup=False)
+    out.print("\nTry: glasscredit explain p03 --policy example:sesame_like", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the top-level app."""
+    app.command("score")(score_cmd)
+    app.command("explain")(explain_cmd)
+    app.command("demo")(demo_cmd)
