@@ -15,13 +15,21 @@ of declared types, so a policy naming a missing attribute fails at load time, no
 ['amount', 'days_late']
 >>> check(e, {"days_late": "number", "amount": "number"})
 'bool'
+>>> check(parse("dayz_late > 30"), {"days_late": "number"})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+glasscredit.errors.ExpressionError: unknown name 'dayz_late' (did you mean 'days_late'?); ...
+>>> check(parse("kind == 'rnt'"), {"kind": "string"}, values={"kind": ["rent", "phone"]})
+Traceback (most recent call last):
+glasscredit.errors.ExpressionError: 'rnt' is not a value of 'kind' (did you mean 'rent'?); ...
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from glasscredit.errors import ExpressionError
@@ -32,11 +40,13 @@ Type = str  # "number" | "string" | "bool"
 @dataclass(frozen=True)
 class Lit:
     value: float | str | bool
+    pos: int | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Name:
     name: str
+    pos: int | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -86,8 +96,9 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
             bad = len(text[pos:]) - len(text[pos:].lstrip()) + pos
-            raise ExpressionError(f"unexpected character {text[bad]!r} at column {bad + 1}",
-                                  text, bad)
+            what = ("unterminated string" if text[bad] == "'"
+                    else f"unexpected character {text[bad]!r}")
+            raise ExpressionError(f"{what} at column {bad + 1}", text, bad)
         kind = m.lastgroup or "op"
         value = m.group(kind)
         start = m.start(kind)
@@ -195,32 +206,38 @@ class _Parser:
         return node
 
     def unary(self) -> Node:
+        pos = self.peek()[2]
         if self.accept("op", "-"):
             inner = self.unary()
             if isinstance(inner, Lit) and isinstance(inner.value, float):
-                return Lit(-inner.value)
+                return Lit(-inner.value, pos)
             return Unary("-", inner)
         return self.atom()
 
     def atom(self) -> Node:
-        kind, value, _ = self.peek()
+        kind, value, pos = self.peek()
         if kind == "num":
+            number = float(value)
+            if not math.isfinite(number):
+                raise self.fail("a number of a sensible size")
             self.take()
-            return Lit(float(value))
+            return Lit(number, pos)
         if kind == "str":
             self.take()
-            return Lit(value[1:-1].replace("''", "'"))
+            return Lit(value[1:-1].replace("''", "'"), pos)
         if kind == "kw" and value in ("true", "false"):
             self.take()
-            return Lit(value == "true")
+            return Lit(value == "true", pos)
         if kind == "name":
             self.take()
-            return Name(value)
+            return Name(value, pos)
         if self.accept("op", "("):
             node = self.or_()
             if not self.accept("op", ")"):
                 raise self.fail("')'")
             return node
+        if kind == "kw" and value == "null":
+            raise self.fail("a value (test for null with 'is null' or 'is not null')")
         raise self.fail("a value, a name or '('")
 
 
@@ -248,35 +265,65 @@ def names(node: Node) -> set[str]:
     return {n.name for n in walk(node) if isinstance(n, Name)}
 
 
+def _show(value: float | str | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"{value:g}" if isinstance(value, float) else repr(value)
+
+
 def _lit_type(value: float | str | bool) -> Type:
     if isinstance(value, bool):
         return "bool"
     return "string" if isinstance(value, str) else "number"
 
 
-def check(node: Node, namespace: Mapping[str, Type], *, text: str = "") -> Type:
-    """Type-check against declared names; return the expression's type or raise ExpressionError."""
+def position(node: Node) -> int | None:
+    """Where the expression starts in its text (the leftmost name or literal), if known."""
+    return next((n.pos for n in walk(node) if isinstance(n, Lit | Name) and n.pos is not None),
+                None)
 
-    def fail(msg: str) -> ExpressionError:
-        return ExpressionError(msg, text)
+
+def _hint(word: str, choices: Collection[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check(node: Node, namespace: Mapping[str, Type], *, text: str = "",
+          values: Mapping[str, Collection[str]] | None = None) -> Type:
+    """Type-check against declared names; return the expression's type or raise ExpressionError.
+
+    ``values`` lists the allowed strings of enumerated names (an event attribute of type enum,
+    ``band``): comparing one with any other string, or ordering it, is an error, since such a
+    condition could never be what the author meant.
+    """
+    allowed = values or {}
+
+    def fail(msg: str, at: Node) -> ExpressionError:
+        return ExpressionError(msg, text, position(at))
+
+    def enum_values(name: Node, options: tuple[Node, ...]) -> None:
+        if not isinstance(name, Name) or name.name not in allowed:
+            return
+        choices = allowed[name.name]
+        for o in options:
+            if isinstance(o, Lit) and isinstance(o.value, str) and o.value not in choices:
+                listed = ", ".join(choices) or "none declared"
+                raise fail(f"{o.value!r} is not a value of {name.name!r}{_hint(o.value, choices)}"
+                           f"; values: {listed}", o)
 
     def typ(n: Node) -> Type:
         if isinstance(n, Lit):
             return _lit_type(n.value)
         if isinstance(n, Name):
             if n.name not in namespace:
-                import difflib
-
-                close = difflib.get_close_matches(n.name, list(namespace), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
                 known = ", ".join(sorted(namespace)) or "none"
-                raise fail(f"unknown name {n.name!r}{hint}; known: {known}")
+                raise fail(f"unknown name {n.name!r}{_hint(n.name, namespace)}; known: {known}", n)
             return namespace[n.name]
         if isinstance(n, Unary):
             inner = typ(n.operand)
             want = "bool" if n.op == "not" else "number"
             if inner != want:
-                raise fail(f"'{n.op}' needs a {want}, got a {inner}")
+                raise fail(f"'{n.op}' needs a {want}, got a {inner}", n)
             return want
         if isinstance(n, IsNull):
             typ(n.operand)
@@ -285,21 +332,29 @@ def check(node: Node, namespace: Mapping[str, Type], *, text: str = "") -> Type:
             t = typ(n.operand)
             for o in n.options:
                 if _lit_type(o.value) != t:
-                    raise fail(f"'in' list mixes {t} with {_lit_type(o.value)} {o.value!r}")
+                    raise fail(f"'in' compares a {t} with the {_lit_type(o.value)} "
+                               f"{_show(o.value)}", o)
+            enum_values(n.operand, n.options)
             return "bool"
         lt, rt = typ(n.left), typ(n.right)
         if n.op in ("and", "or"):
             if lt != "bool" or rt != "bool":
-                raise fail(f"'{n.op}' joins conditions, got {lt} and {rt}")
+                raise fail(f"'{n.op}' joins conditions, got {lt} and {rt}", n)
             return "bool"
-        if n.op in "+-*/":
+        if n.op in ("+", "-", "*", "/"):
             if lt != "number" or rt != "number":
-                raise fail(f"'{n.op}' needs numbers, got {lt} and {rt}")
+                raise fail(f"'{n.op}' needs numbers, got {lt} and {rt}", n)
             return "number"
         if lt != rt:
-            raise fail(f"cannot compare {lt} with {rt} using '{n.op}'")
+            raise fail(f"cannot compare {lt} with {rt} using '{n.op}'", n)
         if n.op not in ("==", "!=") and lt == "bool":
-            raise fail(f"'{n.op}' does not order booleans")
+            raise fail(f"'{n.op}' does not order booleans", n)
+        for side in (n.left, n.right):
+            if n.op not in ("==", "!=") and isinstance(side, Name) and side.name in allowed:
+                raise fail(f"'{n.op}' does not order the values of {side.name!r}; "
+                           "list the ones you mean with 'in (...)'", side)
+        enum_values(n.left, (n.right,))
+        enum_values(n.right, (n.left,))
         return "bool"
 
     return typ(node)
@@ -339,9 +394,8 @@ def compile_column(node: Node, F: Any, resolve: Callable[[str], Any]) -> Any:
 
 def threshold(node: Node, name: str = "score") -> tuple[str, float] | None:
     """``(op, N)`` when the expression is a bare ``name >= N`` style comparison, else None."""
-    if isinstance(node, Binary) and node.op in ("<", "<=", ">", ">="):
-        if isinstance(node.left, Name) and node.left.name == name and isinstance(node.right, Lit):
-            value = node.right.value
-            if isinstance(value, float):
-                return node.op, value
+    if (isinstance(node, Binary) and node.op in ("<", "<=", ">", ">=")
+            and isinstance(node.left, Name) and node.left.name == name
+            and isinstance(node.right, Lit) and isinstance(node.right.value, float)):
+        return node.op, node.right.value
     return None

@@ -10,23 +10,52 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 _UNITS = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|min|h|d|w|y)\s*$")
+_DURATION = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*(s|min|h|d|w|y)\s*$")
+_HOW = "a duration is a number and a unit (s, min, h, d, w, y) like '90d', '2y', '12h'"
 
 
 def parse_duration(value: object) -> float:
-    """``'730d'`` -> seconds; a bare number is refused so that units are never guessed."""
+    """``'730d'`` -> seconds; a bare number is refused so that units are never guessed.
+
+    >>> parse_duration("2y") == 730 * 86400
+    True
+    >>> parse_duration(90)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: a duration is a number and a unit (s, min, h, d, w, y) like '90d', ...; got 90
+    """
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"a duration is written like '90d', '2y', '12h'; got {value!r}")
+        raise ValueError(f"{_HOW}; got {value!r}")
     m = _DURATION.match(value)
     if not m:
-        raise ValueError(f"a duration is written like '90d', '2y', '12h'; got {value!r}")
+        raise ValueError(f"{_HOW}; got {value!r}")
     seconds = float(m.group(1)) * _UNITS[m.group(2)]
     if seconds <= 0:
         raise ValueError(f"a duration must be positive; got {value!r}")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds back in the largest unit that divides them: ``63072000.0`` -> ``'2y'``."""
+    for unit, size in sorted(_UNITS.items(), key=lambda u: -u[1]):
+        if seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def _version_text(value: object) -> object:
+    """``version: 2`` is as good as ``version: "2"``; YAML reads the former as a number."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -124,12 +153,24 @@ class Rule(_Strict):
     corroboration: Corroboration | None = None
     reason: str = Field(min_length=3)
 
+    @field_validator("points_per_unit")
+    @classmethod
+    def _not_both(cls, v: float | None, info: ValidationInfo) -> float | None:
+        if v is not None and info.data.get("points") is not None:
+            raise ValueError("give points or points_per_unit, not both")
+        return v
+
+    @field_validator("clip")
+    @classmethod
+    def _clip_order(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and v[0] > v[1]:
+            raise ValueError(f"clip [{v[0]:g}, {v[1]:g}]: low is above high")
+        return v
+
     @model_validator(mode="after")
     def _points(self) -> Rule:
-        if (self.points is None) == (self.points_per_unit is None):
-            raise ValueError("a rule needs exactly one of points or points_per_unit")
-        if self.clip is not None and self.clip[0] > self.clip[1]:
-            raise ValueError(f"clip {list(self.clip)} must be [low, high]")
+        if self.points is None and self.points_per_unit is None:
+            raise ValueError("a rule needs points or points_per_unit")
         return self
 
 
@@ -156,6 +197,15 @@ class ListSpec(_Strict):
     repair: str = ""
     public: bool = False
     description: str = ""
+
+    @field_validator("max_duration")
+    @classmethod
+    def _max_after_min(cls, v: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("min_duration")
+        if v is not None and low is not None and low > v:
+            raise ValueError(f"max_duration {format_duration(v)} is shorter than "
+                             f"min_duration {format_duration(low)}")
+        return v
 
 
 class Notice(_Strict):
@@ -203,7 +253,7 @@ class Measure(_Strict):
 
 class Policy(_Strict):
     policy: Name
-    version: str = "1"
+    version: Annotated[str, BeforeValidator(_version_text)] = "1"
     mode: Literal["live", "simulation"]
     description: str = ""
     sources: list[str] = Field(default_factory=list)
