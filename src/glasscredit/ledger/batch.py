@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from glasscredit.errors import InputError, RowProblem
 from glasscredit.ledger.schema import TABLES
@@ -60,21 +61,14 @@ class Batch:
             if missing:
                 raise InputError(f"batch events lack columns: {sorted(missing)}")
             self.events = self.events.select(EVENT_COLUMNS.names).cast(EVENT_COLUMNS)
+            if pc.count_distinct(self.events["row_no"]).as_py() != self.events.num_rows:
+                raise InputError("batch events need distinct row_no values")
         if self.subjects is not None:
             self.subjects = self.subjects.select(SUBJECT_COLUMNS.names).cast(SUBJECT_COLUMNS)
         unknown = set(self.rows) - set(ROW_TABLES)
         if unknown:
             raise InputError(f"a batch cannot append to {sorted(unknown)}")
         self.rows = {name: _conform(name, table) for name, table in self.rows.items()}
-
-    def all_subjects(self) -> pa.Table:
-        """Every (hmac, kind) the batch names, to upsert before anything refers to them."""
-        parts = [t for t in (self.subjects,) if t is not None]
-        if self.events is not None:
-            parts.append(self.events.select(SUBJECT_COLUMNS.names))
-        if not parts:
-            return SUBJECT_COLUMNS.empty_table()
-        return pa.concat_tables(parts).group_by(SUBJECT_COLUMNS.names).aggregate([])
 
     def is_empty(self) -> bool:
         """True when appending would write nothing."""

@@ -101,18 +101,20 @@ class Pseudonymiser:
         self, external_ids: Iterable[str], allow_legacy: bool = False
     ) -> tuple[list[str | None], list[str | None], list[str | None]]:
         """Pseudonymise distinct ids at once: parallel lists of hmac, kind, and error reason."""
+        from glasscredit.ledger.idcheck import fast_kinds
+
+        values = list(external_ids)
+        kinds = fast_kinds(values)
         macs: list[str | None] = []
-        kinds: list[str | None] = []
         errors: list[str | None] = []
-        for value in external_ids:
-            try:
-                mac, kind = self.subject(value, allow_legacy)
-            except IdError as exc:
-                macs.append(None)
-                kinds.append(None)
-                errors.append(exc.reason)
-            else:
-                macs.append(mac)
-                kinds.append(kind)
-                errors.append(None)
+        for i, value in enumerate(values):
+            if kinds[i] is None:
+                try:
+                    kinds[i] = subject_kind_of(normalise(value), allow_legacy)
+                except IdError as exc:
+                    errors.append(exc.reason)
+                    macs.append(None)
+                    continue
+            errors.append(None)
+            macs.append(self.digest(value))
         return macs, kinds, errors

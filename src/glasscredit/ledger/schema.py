@@ -44,6 +44,8 @@ DIALECTS: Final[dict[str, Dialect]] = {
         placeholder="%s",
         sha256_hex="encode(sha256(convert_to({}, 'UTF8')), 'hex')",
         indexes=(
+            "CREATE UNIQUE INDEX IF NOT EXISTS ledger_events_id ON ledger_events (event_id)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS ledger_subjects_id ON ledger_subjects (subject_id)",
             "CREATE INDEX IF NOT EXISTS ledger_events_subject ON ledger_events (subject_id)",
             "CREATE INDEX IF NOT EXISTS ledger_voids_event ON ledger_voids (event_id)",
         ),
@@ -85,12 +87,12 @@ TABLES: Final[dict[str, Table]] = {t.name: t for t in (
     _t("ledger_meta", "research:bool created_at:ts schema_version:int key_check:text"),
     _t("ledger_batches", "batch_id:id rows:int digest:text committed_at:ts", ("batch_id",)),
     _t("ledger_subjects", "subject_id:id subject_kind:text subject_hmac:text created_at:ts "
-       "batch_id:id", ("subject_id",), ("subject_hmac",)),
+       "batch_id:id", ("subject_hmac",)),
     _t("ledger_sources", "source_id:text reliability:double api_key_hash:text? created_at:ts "
        "batch_id:id"),
     _t("ledger_events", "event_id:id source_id:text source_event_id:text subject_id:id kind:text "
        "occurred_at:ts recorded_at:ts value:double? attrs:json? digest:text batch_id:id",
-       ("event_id",), ("source_id", "source_event_id")),
+       ("source_id", "source_event_id")),
     _t("ledger_voids", "event_id:id voided_at:ts kind:text reason:text "
        "replacement_event_id:id? batch_id:id"),
     _t("ledger_erasures", "event_id:id erased_at:ts reason:text"),

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from glasscredit.errors import ConflictError, LedgerError
 from glasscredit.ledger.batch import SUBJECT_REFS, AppendResult, Batch, conflict_problem
@@ -74,6 +75,15 @@ def rows_digest(table: pa.Table) -> str:
     """A canonical digest of plain rows, so the batch digest covers more than events."""
     text = json.dumps(table.to_pylist(), sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def events_digest(events: pa.Table, skipped: set[int]) -> str:
+    """SHA-256 over the stored events' digests in row order: what the batch added."""
+    kept = events.select(["row_no", "digest"])
+    if skipped:
+        kept = kept.filter(pc.invert(pc.is_in(kept["row_no"], pa.array(sorted(skipped)))))
+    kept = kept.take(pc.sort_indices(kept["row_no"]))
+    return hashlib.sha256("".join(kept["digest"].to_pylist()).encode()).hexdigest()
 
 
 class SQLStore(ABC):
@@ -167,19 +177,26 @@ class SQLStore(ABC):
 
     def _upsert_subjects(self, batch: Batch, batch_id: int, at: datetime) -> int:
         """Insert the pseudonyms not yet known; the count is what this batch added."""
-        subjects = batch.all_subjects()
-        if subjects.num_rows == 0:
+        parts = []
+        if batch.subjects is not None and batch.subjects.num_rows:
+            self._stage("stage_subjects", batch.subjects)
+            parts.append("SELECT subject_hmac, subject_kind FROM stage_subjects")
+        if batch.events is not None and batch.events.num_rows:
+            self._stage("stage_events", batch.events)
+            parts.append("SELECT subject_hmac, subject_kind FROM stage_events")
+        if not parts:
             return 0
-        self._stage("stage_subjects", subjects)
-        before = self._rows("SELECT count(*) FROM ledger_subjects")[0][0]
         self._exec(
             "INSERT INTO ledger_subjects (subject_id, subject_kind, subject_hmac, created_at, "
             f"batch_id) SELECT nextval('ledger_subject_seq'), s.subject_kind, s.subject_hmac, "
-            f"{_ts(at)}, {batch_id} FROM stage_subjects s WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{_ts(at)}, {batch_id} FROM (SELECT DISTINCT subject_hmac, subject_kind FROM "
+            f"({' UNION ALL '.join(parts)}) u) s WHERE NOT EXISTS (SELECT 1 FROM "
             "ledger_subjects x WHERE x.subject_hmac = s.subject_hmac)"
         )
-        self._unstage("stage_subjects")
-        return int(self._rows("SELECT count(*) FROM ledger_subjects")[0][0] - before)
+        if batch.subjects is not None and batch.subjects.num_rows:
+            self._unstage("stage_subjects")
+        return int(self._rows(
+            f"SELECT count(*) FROM ledger_subjects WHERE batch_id = {batch_id}")[0][0])
 
     def _append_events(
         self, batch: Batch, batch_id: int, at: datetime, strict: bool, result: AppendResult
@@ -188,7 +205,6 @@ class SQLStore(ABC):
         events = batch.events
         if events is None or events.num_rows == 0:
             return ""
-        self._stage("stage_events", events)
         unknown = self._rows("SELECT DISTINCT source_id FROM stage_events s WHERE NOT EXISTS "
                              "(SELECT 1 FROM ledger_sources x WHERE x.source_id = s.source_id)")
         if unknown:
@@ -227,12 +243,9 @@ class SQLStore(ABC):
             "WHERE t.row_no = s.row_no)"
         )
         result.stored = events.num_rows - len(clashes)
-        agg = self.dialect.sha256_hex.format("string_agg(digest, '' ORDER BY row_no)")
-        digest = self._rows(f"SELECT {agg} FROM stage_events s WHERE NOT EXISTS "
-                            "(SELECT 1 FROM stage_status t WHERE t.row_no = s.row_no)")[0][0]
         self._exec("DROP TABLE stage_status")
         self._unstage("stage_events")
-        return str(digest or "")
+        return events_digest(events, {int(r) for r, *_ in clashes})
 
     def _append_rows(self, table: str, rows: pa.Table, batch_id: int) -> int:
         """Insert plain rows, resolving pseudonyms and checking references first."""

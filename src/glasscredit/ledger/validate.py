@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from glasscredit.catalogue import Catalogue
 from glasscredit.errors import RowProblem
@@ -72,34 +73,38 @@ def _attrs_from_columns(columns: list[str], catalogue: Catalogue) -> str:
     return f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}'"
 
 
-def build_sql(columns: list[str], catalogue: Catalogue) -> str:
-    """The checking query for a chunk with these columns; the first failing check names the row."""
+def build_sql(columns: list[str], catalogue: Catalogue, kinds: frozenset[str]) -> str:
+    """The checking query for a chunk; the first failing check names the row's problem.
+
+    Lookups (subject pseudonym, catalogue entry) arrive as ``_``-columns joined in Arrow; the
+    attribute checks are generated only for ``kinds``, the kinds present in the chunk.
+    """
     has = set(columns)
     attr_cols = [c for c in columns if c.startswith(ATTR_PREFIX)]
     attrs = ("CAST(attrs AS VARCHAR)" if "attrs" in has
              else _attrs_from_columns(attr_cols, catalogue) if attr_cols else "'{}'")
     opt = {c: f"trim(CAST({c} AS VARCHAR))" if c in has else "NULL" for c in OPTIONAL}
-    kinds = "\n".join(
+    branches = "\n".join(
         f"WHEN {_lit(k.name)} THEN "
         + (" OR ".join(_attr_check(a.name, a.type, a.values) for a in k.attributes.values())
            or "false")
-        for k in catalogue.kinds.values()
+        for k in catalogue.kinds.values() if k.name in kinds
     )
+    attr_case = f"WHEN CASE kind {branches} ELSE false END THEN 'attrs'" if branches else ""
     return f"""
     WITH src AS (
-      SELECT row_no, trim(CAST(source_event_id AS VARCHAR)) AS seid,
-        trim(CAST(subject AS VARCHAR)) AS subject, lower({opt['subject_kind']}) AS given_kind,
-        trim(CAST(kind AS VARCHAR)) AS kind, CAST(occurred_at AS VARCHAR) AS raw_ts,
-        TRY_CAST(occurred_at AS TIMESTAMPTZ) AS ts, {opt['value']} AS raw_value,
-        TRY_CAST({opt['value']} AS DOUBLE) AS val, {attrs} AS raw_attrs
+      SELECT row_no, trim(CAST(source_event_id AS VARCHAR)) AS seid, _subject AS subject,
+        lower({opt['subject_kind']}) AS given_kind, _kind AS kind, _hmac AS subject_hmac,
+        _dkind AS derived_kind, _err AS id_error, _allowed AS allowed, _unit AS unit,
+        _keys AS keys, CAST(occurred_at AS VARCHAR) AS raw_ts,
+        CAST(TRY_CAST(occurred_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) AS ts,
+        {opt['value']} AS raw_value, TRY_CAST({opt['value']} AS DOUBLE) AS val,
+        {attrs} AS raw_attrs
       FROM chunk),
     parsed AS (
       SELECT *, CASE WHEN json_valid(raw_attrs) THEN CAST(json(raw_attrs) AS VARCHAR) END AS attrs
       FROM src),
-    j AS (
-      SELECT p.*, i.subject_hmac, i.derived_kind, i.id_error, c.allowed, c.unit, c.keys
-      FROM parsed p LEFT JOIN ids i ON i.subject = p.subject LEFT JOIN cat c ON c.kind = p.kind)
-    SELECT *, CASE
+    checked AS (SELECT *, CASE
       WHEN seid IS NULL OR seid = '' THEN 'empty:source_event_id'
       WHEN subject IS NULL OR subject = '' THEN 'empty:subject'
       WHEN id_error IS NOT NULL THEN 'subject'
@@ -118,22 +123,14 @@ def build_sql(columns: list[str], catalogue: Catalogue) -> str:
       WHEN val IS NULL AND unit <> 'count' THEN 'value_missing'
       WHEN attrs IS NULL OR json_type(attrs) <> 'OBJECT' THEN 'attrs_json'
       WHEN NOT list_has_all(keys, json_keys(attrs)) THEN 'attrs'
-      WHEN CASE kind {kinds} ELSE false END THEN 'attrs'
-    END AS problem FROM j"""
-
-
-GOOD_SQL = """
-    SELECT row_no, $source AS source_id, seid AS source_event_id, subject_hmac,
-      derived_kind AS subject_kind, kind, CAST(ts AT TIME ZONE 'UTC' AS TIMESTAMP) AS occurred_at,
-      coalesce(val, 1.0) AS value, attrs,
-      sha256(concat_ws(chr(31), subject_hmac, kind,
-        strftime(CAST(ts AT TIME ZONE 'UTC' AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%f'),
-        CAST(coalesce(val, 1.0) AS VARCHAR), attrs)) AS digest
-    FROM checked WHERE problem IS NULL ORDER BY row_no"""
-
-BAD_SQL = """SELECT row_no, problem, seid, subject, given_kind, derived_kind, id_error, kind,
-    raw_ts, raw_value, unit, allowed, attrs, raw_attrs FROM checked
-    WHERE problem IS NOT NULL ORDER BY row_no"""
+      {attr_case}
+    END AS problem FROM parsed)
+    SELECT row_no, problem, $source AS source_id, seid AS source_event_id, subject_hmac,
+      derived_kind AS subject_kind, kind, ts AS occurred_at, coalesce(val, 1.0) AS value, attrs,
+      CASE WHEN problem IS NULL THEN sha256(concat_ws(chr(31), subject_hmac, kind,
+        strftime(ts, '%Y-%m-%dT%H:%M:%S.%f'), CAST(coalesce(val, 1.0) AS VARCHAR), attrs))
+      END AS digest
+    FROM checked"""
 
 
 class EventValidator:
@@ -143,51 +140,75 @@ class EventValidator:
                  now: datetime, allow_legacy: bool = False) -> None:
         self.catalogue = catalogue
         self.pseudonyms = pseudonyms
+        self.columns = columns
         self.now = now.replace(tzinfo=None)
         self.allow_legacy = allow_legacy
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
-        self.con.register("cat", pa.table({
-            "kind": list(catalogue.kinds),
-            "allowed": [list(k.subjects) for k in catalogue.kinds.values()],
-            "unit": [k.unit for k in catalogue.kinds.values()],
-            "keys": [list(k.attributes) for k in catalogue.kinds.values()],
-        }))
-        self.sql = build_sql(columns, catalogue)
-        self._ids: dict[str, tuple[str | None, str | None, str | None]] = {}
+        kinds = list(catalogue.kinds.values())
+        self._cat = pa.table({
+            "kind": [k.name for k in kinds],
+            "allowed": pa.array([list(k.subjects) for k in kinds], pa.list_(pa.string())),
+            "unit": [k.unit for k in kinds],
+            "keys": pa.array([list(k.attributes) for k in kinds], pa.list_(pa.string())),
+        })
+        self._sql: dict[frozenset[str], str] = {}
+        self._known = pa.table({"subject": pa.array([], pa.string()),
+                                "mac": pa.array([], pa.string()),
+                                "kind": pa.array([], pa.string()),
+                                "err": pa.array([], pa.string())})
 
-    def _register_ids(self) -> None:
-        """Check and pseudonymise each distinct subject of the chunk once."""
-        subjects = [r[0] for r in self.con.execute(
-            "SELECT DISTINCT trim(CAST(subject AS VARCHAR)) FROM chunk "
-            "WHERE subject IS NOT NULL").fetchall()]
-        fresh = [s for s in subjects if s not in self._ids]
-        if len(self._ids) + len(fresh) > _CACHE_LIMIT:
-            self._ids.clear()
-            fresh = subjects
-        for value, mac, kind, err in zip(fresh, *self.pseudonyms.many(fresh, self.allow_legacy),
-                                         strict=True):
-            self._ids[value] = (mac, kind, err)
-        known = [self._ids[s] for s in subjects]
-        self.con.register("ids", pa.table({
-            "subject": pa.array(subjects, pa.string()),
-            "subject_hmac": pa.array([k[0] for k in known], pa.string()),
-            "derived_kind": pa.array([k[1] for k in known], pa.string()),
-            "id_error": pa.array([k[2] for k in known], pa.string()),
-        }))
+    def _lookup(self, subject: pa.ChunkedArray) -> pa.Table:
+        """Pseudonym, kind and id error per row; each distinct id is checked once per file."""
+        distinct = pc.unique(subject).drop_null()
+        fresh = distinct.filter(pc.invert(pc.is_in(distinct, value_set=self._known["subject"])))
+        if self._known.num_rows + len(fresh) > _CACHE_LIMIT:
+            self._known, fresh = self._known.slice(0, 0), distinct
+        if len(fresh):
+            values = fresh.to_pylist()
+            macs, kinds, errors = self.pseudonyms.many(values, self.allow_legacy)
+            added = pa.table({"subject": fresh, "mac": pa.array(macs, pa.string()),
+                              "kind": pa.array(kinds, pa.string()),
+                              "err": pa.array(errors, pa.string())})
+            self._known = pa.concat_tables([self._known, added]).combine_chunks()
+        return self._known.take(pc.index_in(subject, value_set=self._known["subject"]))
 
     def check(self, chunk: pa.Table, source: str) -> tuple[pa.Table, list[RowProblem]]:
         """Split one chunk (with a ``row_no`` column) into stored-shape rows and problems."""
+        subject = pc.utf8_trim_whitespace(chunk.column("subject").cast(pa.string()))
+        kind = pc.utf8_trim_whitespace(chunk.column("kind").cast(pa.string()))
+        ids = self._lookup(subject)
+        cat = self._cat.take(pc.index_in(kind, value_set=self._cat["kind"]))
+        present = frozenset(pc.unique(kind).drop_null().to_pylist()) & set(self.catalogue.kinds)
+        sql = self._sql.get(present) or self._sql.setdefault(
+            present, build_sql(self.columns, self.catalogue, present))
+        extra = {"_subject": subject, "_kind": kind, "_hmac": ids["mac"], "_dkind": ids["kind"],
+                 "_err": ids["err"], "_allowed": cat["allowed"], "_unit": cat["unit"],
+                 "_keys": cat["keys"]}
+        for name, column in extra.items():
+            chunk = chunk.append_column(name, column)
         self.con.register("chunk", chunk)
-        self._register_ids()
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {self.sql}",
-                         {"now": self.now})
-        good = self.con.sql(GOOD_SQL, params={"source": source}).to_arrow_table()
-        cursor = self.con.execute(BAD_SQL)
-        names = [d[0] for d in cursor.description or ()]
-        problems = [self.word(dict(zip(names, r, strict=True))) for r in cursor.fetchall()]
+        out = self.con.sql(sql, params={"now": self.now, "source": source}).to_arrow_table()
         self.con.unregister("chunk")
-        return good.cast(EVENT_COLUMNS), problems
+        ok = pc.is_null(out["problem"])
+        good = out.filter(ok).select(EVENT_COLUMNS.names).cast(EVENT_COLUMNS)
+        bad = out.filter(pc.invert(ok))
+        if not bad.num_rows:
+            return good, []
+        first = chunk["row_no"][0].as_py()
+        at = pa.array([r - first for r in bad["row_no"].to_pylist()], pa.int64())
+        raw = chunk.take(at)
+        rows = bad.to_pylist()
+        problems = []
+        for i, row in enumerate(rows):
+            row.update({"subject": raw["_subject"][i].as_py(), "id_error": raw["_err"][i].as_py(),
+                        "derived_kind": raw["_dkind"][i].as_py(), "unit": raw["_unit"][i].as_py(),
+                        "allowed": raw["_allowed"][i].as_py(), "kind": raw["_kind"][i].as_py()})
+            for col in ("subject_kind", "occurred_at", "value", "attrs"):
+                value = raw[col][i].as_py() if col in raw.column_names else None
+                row[f"raw_{col}"] = value if value is None or isinstance(value, str) else str(value)
+            problems.append(self.word(row))
+        return good, problems
 
     def word(self, row: dict[str, Any]) -> RowProblem:
         """The message for one bad row; attribute problems use the catalogue's wording."""
@@ -219,17 +240,19 @@ _WORDING: dict[str, Wording] = {
     "empty:occurred_at": lambda r, c: ("occurred_at", "occurred_at is empty"),
     "subject": lambda r, c: ("subject", f"subject {r['subject']!r}: {r['id_error']}"),
     "subject_kind_value": lambda r, c: (
-        "subject_kind", f"subject_kind {r['given_kind']!r} is not one of person, organisation"),
+        "subject_kind",
+        f"subject_kind {r['raw_subject_kind']!r} is not one of person, organisation"),
     "subject_kind_mismatch": lambda r, c: (
-        "subject_kind", f"subject_kind {r['given_kind']!r} does not match subject "
+        "subject_kind", f"subject_kind {r['raw_subject_kind']!r} does not match subject "
         f"{r['subject']!r} (its id identifies: {r['derived_kind']})"),
     "unknown_kind": lambda r, c: ("kind", c.check_value(r["kind"], {})[0]),
     "kind_subject": lambda r, c: (
         "kind", f"event kind {r['kind']!r} applies to {' and '.join(r['allowed'])} subjects, "
         f"not to a {r['derived_kind']}"),
     "occurred_at": lambda r, c: (
-        "occurred_at", f"occurred_at {r['raw_ts']!r} is not an ISO 8601 timestamp"),
-    "future": lambda r, c: ("occurred_at", f"occurred_at {r['raw_ts']!r} is in the future"),
+        "occurred_at", f"occurred_at {r['raw_occurred_at']!r} is not an ISO 8601 timestamp"),
+    "future": lambda r, c: (
+        "occurred_at", f"occurred_at {r['raw_occurred_at']!r} is in the future"),
     "value": lambda r, c: ("value", f"value {r['raw_value']!r} is not a finite number"),
     "value_missing": lambda r, c: (
         "value", f"value is required for kind {r['kind']!r} (measured in {r['unit']})"),
