@@ -100,7 +100,13 @@ def duckdb_backend(connection: Any = None) -> Backend:
     from sqlframe.duckdb import DuckDBSession, Window
     from sqlframe.duckdb import functions as F
 
+    from sqlframe.base.session import _BaseSession
+
     con = connection if connection is not None else duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # timestamps are UTC instants throughout
+    # SQLFrame keeps one session per process and would silently reuse the first connection;
+    # a backend is one connection, so start a fresh session for it.
+    _BaseSession._instance = None
     return Backend("duckdb", DuckDBSession(conn=con), F, Window, con,
                    json_text_fn="json_extract_string")
 

@@ -1,0 +1,83 @@
+"""The same policy on the same data gives the same numbers on DuckDB and on Apache Spark."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import pytest
+
+from glasscredit.engine.run import score
+from glasscredit.engine.sessions import duckdb_backend
+from glasscredit.examples import AS_OF, path, tables
+from glasscredit.policy.load import compile_policy, load_policy
+
+pytestmark = pytest.mark.spark
+
+LISTS_AND_HYSTERESIS = """
+lists:
+  - {name: defaulters, type: blacklist, context: finance, enter: "hits.default >= 1",
+     exit: "hits.default == 0", min_duration: 30d, max_duration: 2y}
+measures:
+  - {name: just_spend_loan, type: privilege, context: finance, when: "score >= 600",
+     hysteresis: {low_water: 0.9, grace: 14d}}
+  - {name: no_flights, type: sanction, context: transport, when: "listed.defaulters",
+     notice: {days: 30}, appeal: {route: "court of first instance"}}
+  - {name: child_school, type: sanction, context: education, when: "listed.defaulters",
+     via_relation: [friend], notice: {days: 30}, appeal: {route: "education bureau"}}
+"""
+
+
+@pytest.fixture(scope="module")
+def spark():
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed: Apache Spark cannot start")
+    pytest.importorskip("pyspark", reason="the 'spark' extra is not installed")
+    from glasscredit.engine.sessions import spark_backend
+
+    b = spark_backend()
+    yield b
+    b.session.stop()
+
+
+def policies():
+    sesame = path("sesame_like.yaml").read_text()
+    head = sesame[: sesame.index("measures:")]
+    return [load_policy(str(path("volunteer_rewards.yaml"))),
+            compile_policy(head + LISTS_AND_HYSTERESIS, source="sesame+lists")]
+
+
+def same(a: list[dict], b: list[dict], keys: tuple[str, ...]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(sorted(a, key=lambda r: tuple(r[k] for k in keys)),
+                    sorted(b, key=lambda r: tuple(r[k] for k in keys)), strict=True):
+        assert x.keys() == y.keys()
+        for k in x:
+            if isinstance(x[k], float) and x[k] is not None and y[k] is not None:
+                assert math.isclose(x[k], y[k], rel_tol=0, abs_tol=1e-9), (k, x, y)
+            else:
+                assert x[k] == y[k], (k, x, y)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["volunteer_rewards", "sesame_with_lists"])
+def test_duckdb_spark_parity(spark, which):
+    cp = policies()[which]
+    t = tables()
+    d = duckdb_backend()
+    results = []
+    for b in (d, spark):
+        inputs = {name: b.from_arrow(table) for name, table in t.items()}
+        from glasscredit.engine.run import Inputs
+
+        r = score(b, Inputs(**inputs), cp, AS_OF)
+        results.append({name: r.arrow(name).to_pylist()
+                        for name in ("scores", "lists", "measures", "reasons")})
+    duck, sp = results
+    assert len(duck["scores"]) == 36
+    same(duck["scores"], sp["scores"], ("subject_id",))
+    same(duck["lists"], sp["lists"], ("subject_id", "list"))
+    same(duck["measures"], sp["measures"], ("subject_id", "measure"))
+    same(duck["reasons"], sp["reasons"], ("subject_id", "rank"))
+    if which == 1:
+        assert any(r["listed"] for r in duck["lists"])
+        assert any(m["active"] for m in duck["measures"] if m["measure"] == "child_school")
