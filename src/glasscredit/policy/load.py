@@ -143,6 +143,30 @@ class Draft:
     measures: list[tuple[int, Measure]] = field(default_factory=list)
     #: every item's name as written (valid or not), by section, with its index
     names: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    #: (section, index, field) of the broken fields left out of a salvaged item
+    dropped: set[tuple[str, int, str]] = field(default_factory=set)
+
+
+def _salvage(model: type[BaseModel], item: Any, exc: ValidationError
+             ) -> tuple[BaseModel, set[str]] | None:
+    """The item without its broken optional fields, when that validates: the semantic checks
+    still run on the rest, so its other problems are reported in the same round."""
+    if not isinstance(item, dict):
+        return None
+    rest, dropped = dict(item), set()
+    for _ in range(3):
+        errors = exc.errors()
+        if any(not e["loc"] or e["type"] == "missing" for e in errors):
+            return None
+        keys = {str(e["loc"][0]) for e in errors}
+        dropped |= keys
+        for k in keys:
+            rest.pop(k, None)
+        try:
+            return model.model_validate(rest), dropped
+        except ValidationError as again:
+            exc = again
+    return None
 
 
 def validate(located: Located) -> tuple[Draft, list[Problem]]:
@@ -174,6 +198,9 @@ def validate(located: Located) -> tuple[Draft, list[Problem]]:
                     getattr(draft, name).append((i, model.model_validate(item)))
                 except ValidationError as exc:
                     problems += _problems(exc, located, (name, i))
+                    if (saved := _salvage(model, item, exc)) is not None:
+                        getattr(draft, name).append((i, saved[0]))
+                        draft.dropped |= {(name, i, k) for k in saved[1]}
             if name == "categories" and not items:
                 problems.append(Problem("a policy needs at least one category", name,
                                         located.line((name,))))
@@ -288,13 +315,13 @@ class _Checker:
                      f"(the first is {networks[0][1].name!r})", "categories", i, "network")
         if d.head.get("aggregation") == "weighted":
             for i, c in d.categories:
-                if c.weight is None:
+                if c.weight is None and ("categories", i, "weight") not in d.dropped:
                     self.add(f"category {c.name!r} needs a weight (aggregation: weighted)",
                              "categories", i)
-                if c.curve is None:
+                if c.curve is None and ("categories", i, "curve") not in d.dropped:
                     self.add(f"category {c.name!r} needs a curve (aggregation: weighted)",
                              "categories", i)
-            complete = len(d.categories) == len(self.d.names.get("categories", [None]))
+            complete = len(d.categories) == len(d.names.get("categories", [None]))
             weights = [c.weight for _, c in d.categories]
             if complete and None not in weights:
                 total = sum(w for w in weights if w is not None)
