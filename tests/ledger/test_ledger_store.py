@@ -1,0 +1,206 @@
+"""Conformance suite for the stores: the same behaviour, to the digest, on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pyarrow as pa
+import pytest
+from ledgerkit import KEY, ORG, PERSON, PERSON_2, Clock
+
+from glasscredit.engine.tables import INPUT_SCHEMAS
+from glasscredit.errors import ConflictError, InputError, LedgerError
+from glasscredit.ledger.batch import Batch
+from glasscredit.ledger.ingest import ingest_table
+from glasscredit.ledger.ledger import Ledger, open_store
+
+#: How each store spells the engine contract's types in its catalogue.
+STORE_TYPES = {
+    "duckdb": {"string": "VARCHAR", "double": "DOUBLE", "timestamp": "TIMESTAMP"},
+    "postgres": {"string": ("character varying", "text"), "double": "double precision",
+                 "timestamp": "timestamp without time zone"},
+}
+
+
+def _count(ledger: Ledger, sql: str) -> int:
+    return int(ledger.store.query(sql).column(0)[0].as_py())
+
+
+def test_engine_views_have_exactly_the_contract_columns(ledger: Ledger) -> None:
+    dialect = ledger.store.dialect.name
+    for name, columns in INPUT_SCHEMAS.items():
+        assert ledger.engine_tables()[name] == name
+        described = ledger.store.query(ledger.store.dialect.sql(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? AND table_schema = current_schema() "
+            "ORDER BY ordinal_position"), [name]).to_pylist()
+        assert [c["column_name"] for c in described] == list(columns)
+        for col in described:
+            expected = STORE_TYPES[dialect][columns[col["column_name"]]]
+            assert col["data_type"] in (expected if isinstance(expected, tuple) else (expected,))
+
+
+def test_research_flag_is_recorded_and_readable(location: str) -> None:
+    Ledger.init(location, KEY, research=True).close()
+    with Ledger.open(location, KEY) as book:
+        assert book.is_research() is True
+        assert book.meta.created_at is not None
+
+
+def test_live_is_the_default_and_refuses_simulation_policies(ledger: Ledger) -> None:
+    assert ledger.is_research() is False
+    simulation = ledger.store_policy("mode: simulation\n", "sim", "simulation")
+    with pytest.raises(LedgerError, match="simulation policy cannot be activated"):
+        ledger.activate_policy(simulation, actor="ops")
+    live = ledger.store_policy("mode: live\n", "live", "live")
+    ledger.activate_policy(live, actor="ops", note="launch")
+    assert _count(ledger, "SELECT count(*) FROM ledger_policy_activations") == 1
+
+
+def test_policies_are_stored_once_by_content_hash(ledger: Ledger) -> None:
+    first = ledger.store_policy("scale: 1\n", "p", "live")
+    assert ledger.store_policy("scale: 1\n", "p", "live") == first
+    assert _count(ledger, "SELECT count(*) FROM ledger_policies") == 1
+
+
+def test_wrong_key_and_double_init_are_refused(location: str) -> None:
+    Ledger.init(location, KEY).close()
+    with pytest.raises(LedgerError, match="does not match"):
+        Ledger.open(location, bytes(32))
+    with pytest.raises(LedgerError, match="already holds a ledger"):
+        Ledger.init(location, KEY)
+
+
+def test_replay_is_stored_once_and_changed_payload_is_a_conflict(ledger: Ledger, make_events):
+    table = make_events([{"source_event_id": "a"}, {"source_event_id": "b"}])
+    first = ingest_table(ledger, table, "bank")
+    assert (first.stored, first.duplicates, first.conflicts) == (2, 0, 0)
+    again = ingest_table(ledger, table, "bank")
+    assert (again.stored, again.duplicates, again.conflicts) == (0, 2, 0)
+    changed = make_events([{"source_event_id": "a", "attrs": '{"days_late": 9}'}])
+    report = ingest_table(ledger, changed, "bank")
+    assert report.conflicts == 1
+    assert report.rejected[0].reason == (
+        "source_event_id 'a' was already recorded with a different payload")
+    assert _count(ledger, "SELECT count(*) FROM events") == 2
+    other_source = ingest_table(ledger, changed, "court")
+    assert other_source.stored == 1
+
+
+def test_strict_conflict_writes_nothing(ledger: Ledger, make_events) -> None:
+    ingest_table(ledger, make_events([{"source_event_id": "a"}]), "bank")
+    table = make_events([{"source_event_id": "new"}, {"source_event_id": "a", "value": "2"}])
+    with pytest.raises(ConflictError, match="row 2: source_event_id 'a'"):
+        ingest_table(ledger, table, "bank", strict=True)
+    assert _count(ledger, "SELECT count(*) FROM events") == 1
+    assert _count(ledger, "SELECT count(*) FROM ledger_batches") == 3  # two sources, one ingest
+
+
+def test_duplicates_within_one_batch(ledger: Ledger, make_events) -> None:
+    table = make_events([{"source_event_id": "a"}, {"source_event_id": "a"},
+                         {"source_event_id": "a", "value": "3"}])
+    report = ingest_table(ledger, table, "bank")
+    assert (report.stored, report.duplicates, report.conflicts) == (1, 1, 1)
+    assert report.rejected[0].row == 3
+
+
+def test_subjects_are_upserted_by_pseudonym_and_found_by_external_id(ledger, make_events):
+    table = make_events([{"source_event_id": "a"}, {"source_event_id": "b", "subject": ORG},
+                         {"source_event_id": "c", "subject": PERSON.lower()}])
+    ingest_table(ledger, table, "bank")
+    subjects = ledger.table("subjects").to_pylist()
+    assert sorted(s["subject_kind"] for s in subjects) == ["organisation", "person"]
+    person = ledger.subject_id(PERSON)
+    assert person is not None and person == ledger.subject_id(PERSON.lower())
+    assert ledger.subject_id(PERSON_2) is None
+    stored = ledger.store.query("SELECT subject_hmac FROM ledger_subjects").column(0).to_pylist()
+    assert PERSON not in stored and ledger.pseudonyms.digest(PERSON) in stored
+    events = ledger.table("events").to_pylist()
+    assert {e["subject_id"] for e in events} == {s["subject_id"] for s in subjects}
+
+
+def test_voids_relations_and_sources_reach_the_engine_views(ledger: Ledger, make_events):
+    ingest_table(ledger, make_events([{"source_event_id": "a"}]), "bank")
+    event_id = ledger.table("events").column("event_id")[0].as_py()
+    ledger.void(event_id, "dispute upheld")
+    ledger.relate(PERSON, PERSON_2, "family", valid_from=datetime(2020, 1, 1))
+    ledger.add_source("bank", 0.5)
+    voids = ledger.table("voids").to_pylist()
+    assert voids == [{"event_id": event_id, "voided_at": ledger.clock()}]
+    relations = ledger.table("relations").to_pylist()
+    assert relations[0]["relation"] == "family" and relations[0]["valid_to"] is None
+    assert relations[0]["subject_id"] == ledger.subject_id(PERSON)
+    assert relations[0]["related_id"] == ledger.subject_id(PERSON_2)
+    sources = {r["source_id"]: r["reliability"] for r in ledger.table("sources").to_pylist()}
+    assert sources == {"bank": 0.5, "court": 1.0}
+
+
+def test_a_failing_batch_leaves_nothing_behind(ledger: Ledger, make_events) -> None:
+    before = _count(ledger, "SELECT count(*) FROM ledger_batches")
+    bad_void = pa.table({"event_id": pa.array([424242], pa.int64()), "voided_at": [ledger.clock()],
+                         "kind": ["void"], "reason": ["x"],
+                         "replacement_event_id": pa.array([None], pa.int64())})
+    subjects = pa.table({"subject_hmac": [ledger.pseudonyms.digest(PERSON)],
+                         "subject_kind": ["person"]})
+    with pytest.raises(LedgerError, match="unknown subject, event or policy"):
+        ledger.append(Batch(subjects=subjects, rows={"ledger_voids": bad_void}))
+    assert _count(ledger, "SELECT count(*) FROM ledger_batches") == before
+    assert _count(ledger, "SELECT count(*) FROM ledger_subjects") == 0
+
+
+def test_unknown_source_is_refused(ledger: Ledger, make_events) -> None:
+    from glasscredit.errors import IngestError
+
+    with pytest.raises(IngestError, match="unknown source 'nobody'"):
+        ingest_table(ledger, make_events([{"source_event_id": "a"}]), "nobody")
+
+
+def test_scores_snapshots_keep_every_run_and_read_the_latest(ledger: Ledger, make_events):
+    ingest_table(ledger, make_events([{"source_event_id": "a"}]), "bank")
+    sid = ledger.subject_id(PERSON)
+    for day, score in ((1, 600.0), (2, 640.5)):
+        ledger.write_scores("p1", datetime(2026, 1, day), pa.table({
+            "subject_id": [sid], "subject_kind": ["person"], "score": [score]}))
+    assert ledger.read_scores("p1")["score"].to_pylist() == [640.5]
+    assert ledger.read_scores("p1", datetime(2026, 1, 1, 12))["score"].to_pylist() == [600.0]
+    assert ledger.read_scores("p1", datetime(2025, 1, 1)).num_rows == 0
+    assert ledger.read_scores("p1").column_names == ["subject_id", "subject_kind", "score", "band"]
+    with pytest.raises(LedgerError):
+        ledger.write_scores("p1", datetime(2026, 1, 3), pa.table({
+            "subject_id": ["999"], "subject_kind": ["person"], "score": [1.0]}))
+    with pytest.raises(InputError, match="unexpected"):
+        ledger.write_scores("p1", datetime(2026, 1, 3), pa.table({
+            "subject_id": [sid], "subject_kind": ["person"], "score": [1.0], "x": [1]}))
+
+
+def test_erasure_drops_the_payload_but_keeps_the_digest(ledger: Ledger, make_events) -> None:
+    ingest_table(ledger, make_events([{"source_event_id": "a"}]), "bank")
+    event_id = ledger.table("events").column("event_id")[0].as_py()
+    before = ledger.store.query("SELECT digest FROM ledger_events").column(0).to_pylist()
+    ledger.erase_payload(event_id, "court order 12")
+    assert ledger.table("events").column("attrs").to_pylist() == [None]
+    assert ledger.store.query("SELECT digest FROM ledger_events").column(0).to_pylist() == before
+    assert _count(ledger, "SELECT count(*) FROM ledger_erasures") == 1
+
+
+def test_same_input_gives_the_same_batch_digests_on_every_store(
+    location: str, tmp_path, make_events
+) -> None:
+    """The tamper-evident log will chain these digests: they must not depend on the store."""
+    digests = []
+    for where in (location, str(tmp_path / "reference.duckdb")):
+        with Ledger.init(where, KEY, clock=Clock()) as book:
+            book.add_source("bank", 0.9)
+            ingest_table(book, make_events([{"source_event_id": str(i)} for i in range(5)]),
+                         "bank")
+            rows = book.store.query("SELECT rows, digest FROM ledger_batches ORDER BY batch_id")
+            digests.append(rows.to_pylist())
+    assert digests[0] == digests[1]
+
+
+def test_open_store_picks_the_backend_from_the_location(location: str) -> None:
+    store = open_store(location)
+    try:
+        assert store.dialect.name == ("postgres" if location.startswith("postgres") else "duckdb")
+    finally:
+        store.close()
