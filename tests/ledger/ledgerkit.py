@@ -65,6 +65,7 @@ def events_table(rows: list[dict[str, object]]) -> pa.Table:
                 "value": "1", "attrs": '{"days_late": 0}'}
     full = [{**defaults, **r} for r in rows]
     names = ["source_event_id", *defaults]
+    names += sorted({k for r in rows for k in r} - set(names))
     return pa.table({n: pa.array([None if r.get(n) is None else str(r[n]) for r in full],
                                  pa.string()) for n in names})
 

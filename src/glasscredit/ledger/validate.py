@@ -247,8 +247,8 @@ _WORDING: dict[str, Wording] = {
         f"{r['subject']!r} (its id identifies: {r['derived_kind']})"),
     "unknown_kind": lambda r, c: ("kind", c.check_value(r["kind"], {})[0]),
     "kind_subject": lambda r, c: (
-        "kind", f"event kind {r['kind']!r} applies to {' and '.join(r['allowed'])} subjects, "
-        f"not to a {r['derived_kind']}"),
+        "kind", f"event kind {r['kind']!r} is for {' and '.join(r['allowed'])} subjects, "
+        f"not {r['derived_kind']}s"),
     "occurred_at": lambda r, c: (
         "occurred_at", f"occurred_at {r['raw_occurred_at']!r} is not an ISO 8601 timestamp"),
     "future": lambda r, c: (
