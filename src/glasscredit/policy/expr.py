@@ -18,9 +18,9 @@ of declared types, so a policy naming a missing attribute fails at load time, no
 >>> check(parse("dayz_late > 30"), {"days_late": "number"})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 glasscredit.errors.ExpressionError: unknown name 'dayz_late' (did you mean 'days_late'?); ...
->>> check(parse("kind == 'rnt'"), {"kind": "string"}, values={"kind": ["rent", "phone"]})
+>>> check(parse("k == 'rnt'"), {"k": "string"}, values={"k": ["rent"]})
 Traceback (most recent call last):
-glasscredit.errors.ExpressionError: 'rnt' is not a value of 'kind' (did you mean 'rent'?); ...
+glasscredit.errors.ExpressionError: 'rnt' is not a value of 'k' (did you mean 'rent'?); values: rent
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ _TOKEN = re.compile(
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)"
     r"|(?P<op><=|>=|==|!=|<>|[<>=+\-*/(),]))"
 )
+_ARITHMETIC = ("+", "-", "*", "/")
 _KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false"}
 _COMPARE = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
             ">=": ">="}
@@ -361,7 +362,18 @@ def check(node: Node, namespace: Mapping[str, Type], *, text: str = "",
 
 
 def compile_column(node: Node, F: Any, resolve: Callable[[str], Any]) -> Any:
-    """Turn the tree into a DataFrame Column with the backend's functions module ``F``."""
+    """Turn the tree into a DataFrame Column with the backend's functions module ``F``.
+
+    SQL semantics throughout: NULL propagates (three-valued logic), and dividing by zero
+    gives NULL on every backend.
+    """
+
+    def atom(n: Node) -> Any:
+        # SQLFrame drops the parentheses around a condition used as an operand, and
+        # "f = a < b" then fails to parse (DuckDB) or changes meaning; a cast keeps them.
+        condition = isinstance(n, In | IsNull) or (isinstance(n, Unary) and n.op == "not") or (
+            isinstance(n, Binary) and n.op not in _ARITHMETIC)
+        return col(n).cast("boolean") if condition else col(n)
 
     def col(n: Node) -> Any:
         if isinstance(n, Lit):
@@ -373,16 +385,21 @@ def compile_column(node: Node, F: Any, resolve: Callable[[str], Any]) -> Any:
         if isinstance(n, Unary):
             return ~col(n.operand) if n.op == "not" else -col(n.operand)
         if isinstance(n, IsNull):
-            c = col(n.operand)
+            c = atom(n.operand)
             return c.isNotNull() if n.negated else c.isNull()
         if isinstance(n, In):
-            c = col(n.operand).isin([o.value for o in n.options])
+            c = atom(n.operand).isin([o.value for o in n.options])
             return ~c if n.negated else c
-        a, b = col(n.left), col(n.right)
+        if n.op in ("and", "or") or n.op in _ARITHMETIC:
+            a, b = col(n.left), col(n.right)
+        else:
+            a, b = atom(n.left), atom(n.right)
         ops: dict[str, Callable[[Any, Any], Any]] = {
             "and": lambda x, y: x & y, "or": lambda x, y: x | y,
             "+": lambda x, y: x + y, "-": lambda x, y: x - y,
-            "*": lambda x, y: x * y, "/": lambda x, y: x / y,
+            "*": lambda x, y: x * y,
+            # x / 0 is NULL everywhere: DuckDB would say inf or NaN, ANSI Spark would raise
+            "/": lambda x, y: F.when(y != F.lit(0.0).cast("double"), x / y),
             "==": lambda x, y: x == y, "!=": lambda x, y: x != y,
             "<": lambda x, y: x < y, "<=": lambda x, y: x <= y,
             ">": lambda x, y: x > y, ">=": lambda x, y: x >= y,
