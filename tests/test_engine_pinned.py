@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from enginekit import D, ev, inputs, rows, snapshot_from
 
+from enginekit import D, ev, inputs, rows, snapshot_from
 from glasscredit.engine.run import score
 from glasscredit.engine.sessions import duckdb_backend
 from glasscredit.policy.load import compile_policy
@@ -227,7 +227,7 @@ def test_hysteresis_low_water_and_grace(b):
     assert m["active"] is True and m["failing_since"] == D("2024-02-25")
     r4, m = step("2024-03-05", snapshot_from(b, r3))   # 9 days into grace: still kept
     assert m["active"] is True and m["failing_since"] == D("2024-02-25")
-    r5, m = step("2024-03-11", snapshot_from(b, r4))   # 15 days: lost
+    _, m = step("2024-03-11", snapshot_from(b, r4))   # 15 days: lost
     assert m["active"] is False and m["since"] is None
     # without a snapshot the same time shows only the plain condition
     _, m = step("2024-02-05", None)

@@ -1,15 +1,15 @@
 """One exception tree for GlassCredit.
 
     GlassCreditError
-    ├── InputError (also ValueError)        bad input from a user, a file or a client
+    ├── InputError (also ValueError)    bad input from a user, a file or a client
     │   ├── IdError                         an external id fails GB 11643 / GB 32100
     │   ├── CatalogueError                  the event catalogue is malformed
-    │   ├── PolicyError                     a policy failed to load or validate; carries every Problem
+    │   ├── PolicyError                     a policy failed to load or validate (every Problem)
     │   ├── GuardError                      a live policy breaks a guard; carries every Finding
     │   ├── ExpressionError                 a condition does not parse or names an unknown attribute
     │   └── IngestError                     a record was rejected on ingest
-    ├── BackendError                        a backend cannot do what the plan needs (raised at plan time)
-    └── LedgerError                         the ledger refused an operation (mode, integrity, conflict)
+    ├── BackendError                    a backend cannot run what the plan needs (at plan time)
+    └── LedgerError                     the ledger refused an operation (mode, integrity, conflict)
         └── ConflictError                   an idempotency key was replayed with a different payload
 """
 

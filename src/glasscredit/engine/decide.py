@@ -39,6 +39,8 @@ def resolver(c: Ctx) -> Any:
 
 
 def _cond(c: Ctx, node: expr.Node | None) -> Any:
+    if node is None:
+        return c.F.lit(False)
     return c.F.coalesce(expr.compile_column(node, c.F, resolver(c)), c.F.lit(False))
 
 
@@ -117,7 +119,7 @@ def with_measures(c: Ctx, state: Any, prev: Any | None, relations: Any) -> Any:
         conds += [_cond(c, c.cp.measure_when[m.name]).alias(f"when__{m.name}"),
                   (_cond(c, keep) if keep is not None else
                    _cond(c, c.cp.measure_when[m.name])).alias(f"keep__{m.name}")]
-    state = state.select("*", *conds)
+    state = c.b.materialise(state.select("*", *conds))
     for m in p.measures:
         if not m.via_relation:
             continue
@@ -129,9 +131,9 @@ def with_measures(c: Ctx, state: Any, prev: Any | None, relations: Any) -> Any:
         agg = pairs.join(theirs, "related_id", "inner").groupBy("subject_id").agg(
             F.max("w").alias(f"vw__{m.name}"), F.max("k").alias(f"vk__{m.name}"))
         state = flat(c, state.join(agg, "subject_id", "left"))
-        state = state.withColumns({
+        state = c.b.materialise(state.withColumns({
             f"when__{m.name}": F.coalesce(F.col(f"vw__{m.name}"), c.num(0)) > c.num(0),
-            f"keep__{m.name}": F.coalesce(F.col(f"vk__{m.name}"), c.num(0)) > c.num(0)})
+            f"keep__{m.name}": F.coalesce(F.col(f"vk__{m.name}"), c.num(0)) > c.num(0)}))
     names = [m.name for m in p.measures]
     if prev is not None:
         piv = _pivot(c, prev, "measure", names,

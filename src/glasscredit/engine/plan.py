@@ -80,7 +80,8 @@ def rules_frame(c: Ctx) -> Any:
             r.cap.per if r.cap else None,
             r.corroboration.below if r.corroboration else None,
             float(r.corroboration.sources) if r.corroboration else None, r.reason))
-    return c.b.rows(rows, RULE_SCHEMA)
+    # a table, not an inline VALUES list that every later plan step would copy again
+    return c.b.materialise(c.b.rows(rows, RULE_SCHEMA))
 
 
 def counted_events(c: Ctx, events: Any, voids: Any, sources: Any) -> Any:

@@ -1,4 +1,4 @@
-"""``score(backend, inputs, policy, as_of, subjects)``: the one entry point batch and real time share.
+"""``score(backend, inputs, policy, as_of, subjects)``: one entry point for batch and real time.
 
 The only I/O is through the Backend handed in: collecting the neighbours of a subset (so the
 network term can be recomputed) and materialising the per-subject state once, from which the
@@ -17,7 +17,7 @@ from glasscredit.engine import plan
 from glasscredit.engine.decide import with_lists, with_measures
 from glasscredit.engine.plan import Ctx
 from glasscredit.engine.reasons import reasons_frame
-from glasscredit.engine.scoring import network_category, ranked, ranked_against, score_state
+from glasscredit.engine.scoring import ranked, ranked_against, score_state
 from glasscredit.engine.sessions import Backend
 from glasscredit.engine.tables import INPUT_SCHEMAS
 from glasscredit.errors import InputError
@@ -88,7 +88,7 @@ def _scope(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
     net = next((cat for cat in cp.policy.categories if cat.network is not None), None)
     via = [m for m in cp.policy.measures if m.via_relation]
     hops = (1 if net else 0) + ((2 if net else 1) if via else 0)
-    types = sorted({*(net.network.relations if net else [])}
+    types = sorted({*(net.network.relations if net and net.network else [])}
                    | {t for m in via for t in (m.via_relation or [])})
     ids = set(subjects)
     if hops and inputs.relations is not None:
@@ -121,7 +121,7 @@ def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
     counted = plan.counted_events(c, inputs.events, inputs.voids, inputs.sources)
     buckets = plan.bucket_totals(c, counted)
     totals = b.materialise(plan.rule_totals(c, buckets))
-    state = score_state(c, plan.features(c, totals, inputs.subjects), relations)
+    state = b.materialise(score_state(c, plan.features(c, totals, inputs.subjects), relations))
     state = with_lists(c, state, snapshot.list_state)
     state = with_measures(c, state, snapshot.measure_state, relations)
     if subjects is not None:
@@ -160,5 +160,4 @@ def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
                             "context": "string", "active": "boolean", "since": "timestamp",
                             "failing_since": "timestamp"})
     why = reasons_frame(c, totals, state) if reasons else None
-    _ = network_category
     return Result(b, scores, lists, measures, why, counted, buckets)

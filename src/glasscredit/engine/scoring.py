@@ -52,7 +52,8 @@ def valid_relations(c: Ctx, relations: Any, types: list[str]) -> Any:
         scope = list(c.scope)
         r = r.filter(F.col("subject_id").isin(scope) | F.col("related_id").isin(scope))
     there = r.select("subject_id", "related_id")
-    back = r.select(F.col("related_id").alias("subject_id"), F.col("subject_id").alias("related_id"))
+    back = r.select(F.col("related_id").alias("subject_id"),
+                    F.col("subject_id").alias("related_id"))
     return there.unionByName(back).filter(F.col("subject_id") != F.col("related_id")).distinct()
 
 
@@ -113,7 +114,6 @@ def band_column(c: Ctx) -> Any:
 
 def score_state(c: Ctx, feats: Any, relations: Any) -> Any:
     """Features -> own score -> network -> score and band, for every subject in scope."""
-    F = c.F
     state = feats.withColumn("own_score", non_network_score(c))
     if network_category(c) is not None:
         state = with_network(c, state, relations)

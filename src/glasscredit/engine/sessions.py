@@ -97,10 +97,9 @@ class Backend:
 def duckdb_backend(connection: Any = None) -> Backend:
     """The embedded default: SQLFrame over a DuckDB connection (in memory if none is given)."""
     import duckdb
+    from sqlframe.base.session import _BaseSession
     from sqlframe.duckdb import DuckDBSession, Window
     from sqlframe.duckdb import functions as F
-
-    from sqlframe.base.session import _BaseSession
 
     con = connection if connection is not None else duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # timestamps are UTC instants throughout
@@ -117,7 +116,8 @@ def spark_backend(session: Any = None) -> Backend:
         from pyspark.sql import SparkSession, Window
         from pyspark.sql import functions as F
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise BackendError("Apache Spark needs the extra: pip install 'glasscredit[spark]'") from exc
+        raise BackendError(
+            "Apache Spark needs the extra: pip install 'glasscredit[spark]'") from exc
     spark = session or (
         SparkSession.builder.master("local[2]").appName("glasscredit")
         .config("spark.sql.session.timeZone", "UTC")

@@ -31,7 +31,7 @@ def main() -> None:
         w.writerow(["source_id", "reliability"])
         w.writerows([("city_bureau", 1.0), ("bank", 0.95), ("platform", 0.8),
                      ("blood_centre", 1.0), ("rumour_mill", 0.4)])
-    pairs = set()
+    pairs: set[tuple[int, int]] = set()
     while len(pairs) < 50:
         a, b = rnd.sample(range(36), 2)
         pairs.add((min(a, b), max(a, b)))
@@ -41,7 +41,7 @@ def main() -> None:
         w.writerows([(people[a][0], people[b][0], "friend", "2020-01-01T00:00:00", "")
                      for a, b in sorted(pairs)])
     start = datetime(2024, 1, 1)
-    events = []
+    events: list[dict[str, object]] = []
 
     def add(sid: str, kind: str, source: str, value: float, **attrs: object) -> None:
         when = start + timedelta(days=rnd.randrange(0, 1000), hours=rnd.randrange(8, 20))
