@@ -81,7 +81,11 @@ class Located:
         return node
 
 
-def _build(node: yaml.Node, path: Path, found: Located, problems: list[Problem]) -> Any:
+_FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _build(node: yaml.Node, path: Path, found: Located, problems: list[Problem],
+           scalars: yaml.SafeLoader) -> Any:
     found.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -92,18 +96,18 @@ def _build(node: yaml.Node, path: Path, found: Located, problems: list[Problem])
                 problems.append(Problem(f"duplicate key {key!r}", dotted(child),
                                         key_node.start_mark.line + 1))
             found.lines[child] = key_node.start_mark.line + 1
-            out[key] = _build(value_node, child, found, problems)
+            out[key] = _build(value_node, child, found, problems, scalars)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             found.lines[(*path, i)] = item.start_mark.line + 1
-            items.append(_build(item, (*path, i), found, problems))
+            items.append(_build(item, (*path, i), found, problems, scalars))
         return items
     start, end = node.start_mark, node.end_mark
     found.scalars[path] = Scalar(start.index, start.line + 1, start.column + 1,
-                                 getattr(node, "style", None), start.line == end.line)
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+                                 getattr(node, "style", None) or None, start.line == end.line)
+    return scalars.construct_object(node, deep=True)
 
 
 def load_located(text: str, source: str = "<policy>") -> Located:
@@ -113,7 +117,11 @@ def load_located(text: str, source: str = "<policy>") -> Located:
     2
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_FAST)
+    except yaml.YAMLError:
+        node = None
+    try:  # the pure-Python parser words errors the same on every machine
+        node = node or yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -126,7 +134,7 @@ def load_located(text: str, source: str = "<policy>") -> Located:
         raise PolicyError([Problem("the document is empty", "", 1)], source)
     found = Located(None, {}, {}, text)
     problems: list[Problem] = []
-    found.data = _build(node, (), found, problems)
+    found.data = _build(node, (), found, problems, yaml.SafeLoader(""))
     if problems:
         raise PolicyError(problems, source)
     return found
