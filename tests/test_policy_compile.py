@@ -466,6 +466,27 @@ def test_a_broken_item_does_not_cascade():
                                 "number", "categories[0].weight", 7)
 
 
+def test_a_broken_section_does_not_cascade():
+    # categories is not a list: rules and conditions naming categories are not also errors
+    text = edit(GOOD, "  - name: civic\n  - name: finance\n", "  civic: {}\n")
+    text = edit(text, '"listed.late_payers"', '"listed.late_payers and category.civic < 0"')
+    assert one(text) == Problem("Input should be a valid list", "categories", 5)
+    # a rule without a readable id: conditions naming hits of it are not errors
+    text = edit(GOOD, "  - id: late\n", "  - kind_of: late\n")
+    assert [p.message for p in problems(text)] == ["missing required field 'id'",
+                                                   "unknown field 'kind_of' (did you mean 'kind'?)"]
+
+
+def test_module_doctests():
+    import doctest
+
+    from glasscredit.policy import load, model, yamlsrc
+
+    for module in (load, model, yamlsrc):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
 def test_load_policy_reads_files_and_reports_unreadable_ones(tmp_path):
     f = tmp_path / "ok.yaml"
     f.write_text(GOOD, encoding="utf-8")

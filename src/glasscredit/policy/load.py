@@ -145,6 +145,8 @@ class Draft:
     names: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     #: (section, index, field) of the broken fields left out of a salvaged item
     dropped: set[tuple[str, int, str]] = field(default_factory=set)
+    #: sections whose names are not all known (not a list, or an item without a name)
+    unsure: set[str] = field(default_factory=set)
 
 
 def _salvage(model: type[BaseModel], item: Any, exc: ValidationError
@@ -193,6 +195,8 @@ def validate(located: Located) -> tuple[Draft, list[Problem]]:
             items = raw or []
             draft.names[name] = [(i, item[key]) for i, item in enumerate(items)
                                  if isinstance(item, dict) and isinstance(item.get(key), str)]
+            if len(draft.names[name]) < len(items):
+                draft.unsure.add(name)
             for i, item in enumerate(items):
                 try:
                     getattr(draft, name).append((i, model.model_validate(item)))
@@ -210,6 +214,8 @@ def validate(located: Located) -> tuple[Draft, list[Problem]]:
         except ValidationError as exc:
             problems += _problems(exc, located, (name,))
             draft.head[name] = None
+            if name in SECTIONS:
+                draft.unsure.add(name)
     return draft, problems
 
 
@@ -242,6 +248,15 @@ class _Checker:
         """Every name declared in a section, valid items or not (so errors do not cascade)."""
         return [n for _, n in self.d.names.get(section, [])]
 
+    def unsure_names(self, node: expr.Node) -> dict[str, str]:
+        """Names the condition reads from a section we could not read whole: assumed to exist,
+        so one broken section does not make every condition that names it an error too."""
+        prefixes = {"categories": ("category.",), "rules": ("hits.", "points."),
+                    "lists": ("listed.",)}
+        unsure = tuple(p for s in self.d.unsure for p in prefixes.get(s, ()))
+        return {n: "bool" if n.startswith("listed.") else "number"
+                for n in expr.names(node) if unsure and n.startswith(unsure)}
+
     def add(self, msg: str, *path: str | int) -> None:
         self.problems.append(Problem(msg, dotted(path), self.loc.line(path)))
 
@@ -249,6 +264,7 @@ class _Checker:
                   *path: str | int) -> expr.Node | None:
         try:
             node = expr.parse(text)
+            ns = {**ns, **self.unsure_names(node)}
             if expr.check(node, ns, text=text, values=values) != "bool":
                 self.add(f"condition {text!r} is not true/false", *path)
                 return None
@@ -343,7 +359,7 @@ class _Checker:
         contexts: dict[str, str] = {}
         protected: dict[str, str] = {}
         for i, r in d.rules:
-            if r.category not in cats:
+            if r.category not in cats and "categories" not in d.unsure:
                 self.add(f"unknown category {r.category!r}{did_you_mean(r.category, cats)}; "
                          f"declared: {', '.join(sorted(cats)) or 'none'}", "rules", i, "category")
             try:
