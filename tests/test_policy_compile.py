@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from glasscredit.errors import PolicyError, Problem
+from glasscredit.errors import GuardError, PolicyError, Problem
 from glasscredit.policy.load import compile_policy, load_policy
 from glasscredit.policy.model import parse_duration
 
@@ -503,3 +505,34 @@ def test_shipped_examples_compile():
     assert load_policy(path("volunteer_rewards.yaml")).findings == ()
     assert {f.guard for f in load_policy(path("sesame_like.yaml")).findings} == {
         "cross-context", "others-conduct"}
+
+
+_VALUES = ["", "1", "-1", "0", "1.5", "x", "[]", "{}", "[1, 2]", "{a: 1}", "null", "true",
+           "'a'", "90d", "-3d", '"score >"', '"hits.late >= 1"', "live", "finance", "&a x",
+           "*a", "'", "{", "policy", "- 1"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mangled_policies_fail_cleanly(data):
+    """Whatever is done to a policy, it compiles or raises PolicyError: never another error."""
+    lines = data.draw(st.sampled_from([GOOD, WEIGHTED])).splitlines()
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        action = data.draw(st.sampled_from(["delete", "duplicate", "value", "indent"]))
+        if action == "delete":
+            del lines[i]
+        elif action == "duplicate":
+            lines.insert(i, lines[i])
+        elif action == "indent":
+            lines[i] = "  " + lines[i]
+        elif ":" in lines[i]:
+            key = lines[i].split(":", 1)[0]
+            lines[i] = f"{key}: {data.draw(st.sampled_from(_VALUES))}"
+        if not lines:
+            break
+    try:
+        compile_policy("\n".join(lines) + "\n")
+    except (PolicyError, GuardError) as exc:
+        problems_ = getattr(exc, "problems", None) or getattr(exc, "findings", None)
+        assert problems_
