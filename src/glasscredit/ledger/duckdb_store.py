@@ -24,6 +24,7 @@ class DuckDBStore(SQLStore):
         self.url = str(self.path)
         self.connection = duckdb.connect(self.url, read_only=read_only)
         self.connection.execute("SET TimeZone = 'UTC'")
+        self.connection.execute("SET enable_progress_bar = false")  # a library stays silent
 
     def exists(self) -> bool:
         """True when the file already holds a ledger (its meta table)."""

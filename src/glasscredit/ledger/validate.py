@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from glasscredit.catalogue import Catalogue
+from glasscredit.catalogue import Catalogue, EventKind
 from glasscredit.errors import RowProblem
 from glasscredit.ledger.batch import EVENT_COLUMNS
 from glasscredit.ledger.pseudonym import Pseudonymiser
@@ -33,19 +33,30 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _attr_check(name: str, type_: str, values: tuple[str, ...]) -> str:
-    """SQL that is true when attribute ``name`` of ``attrs`` cannot fit its declared type."""
-    path = _lit(f"$.{name}")
-    jt = f"json_type(attrs, {path})"
-    cond = f"coalesce({jt} NOT IN ({_JSON_TYPES[type_]}, 'NULL'), false)"
-    text = f"json_extract_string(attrs, {path})"
-    if type_ == "enum":
-        cond += f" OR coalesce({jt} = 'VARCHAR' AND {text} NOT IN ({', '.join(map(_lit, values))}),"
-        cond += " false)"
-    if type_ == "date":
-        cond += (f" OR coalesce({jt} = 'VARCHAR' AND (NOT regexp_full_match({text}, "
-                 f"'\\d{{4}}-\\d{{2}}-\\d{{2}}') OR TRY_CAST({text} AS DATE) IS NULL), false)")
-    return cond
+def _attr_checks(kind: EventKind) -> tuple[str, str, str]:
+    """SQL for one kind: its types list, its text-values list, and the 'does not fit' test.
+
+    ``json_type`` and ``json_extract_string`` take every path at once, so each row's attributes
+    are parsed a fixed number of times whatever the number of attributes.
+    """
+    attrs = list(kind.attributes.values())
+    paths = ", ".join(_lit(f"$.{a.name}") for a in attrs)
+    texts = [a for a in attrs if a.type in ("enum", "date")]
+    text_paths = ", ".join(_lit(f"$.{a.name}") for a in texts)
+    conds = [f"NOT list_has_all([{', '.join(_lit(a.name) for a in attrs) or 'NULL'}], "
+             "json_keys(attrs))"]
+    for i, a in enumerate(attrs, 1):
+        conds.append(f"coalesce(jtypes[{i}] NOT IN ({_JSON_TYPES[a.type]}, 'NULL'), false)")
+    for i, a in enumerate(texts, 1):
+        value = f"jtexts[{i}]"
+        if a.type == "enum":
+            conds.append(f"coalesce({value} NOT IN ({', '.join(map(_lit, a.values))}), false)")
+        else:
+            conds.append(f"coalesce(NOT regexp_full_match({value}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') "
+                         f"OR TRY_CAST({value} AS DATE) IS NULL, false)")
+    types = f"json_type(attrs, [{paths}])" if attrs else "NULL"
+    values = f"json_extract_string(attrs, [{text_paths}])" if texts else "NULL"
+    return types, values, " OR ".join(conds)
 
 
 def _attrs_from_columns(columns: list[str], catalogue: Catalogue) -> str:
@@ -73,37 +84,67 @@ def _attrs_from_columns(columns: list[str], catalogue: Catalogue) -> str:
     return f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}'"
 
 
-def build_sql(columns: list[str], catalogue: Catalogue, kinds: frozenset[str]) -> str:
+def _typed(schema: pa.Schema) -> dict[str, str]:
+    """Expressions for the time and value columns, cheaper when the file already typed them."""
+    has = {f.name: f.type for f in schema}
+    ts_type, value_type = has.get("occurred_at"), has.get("value")
+    if ts_type is not None and pa.types.is_timestamp(ts_type):
+        ts = "CAST(CAST(occurred_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+        empty_ts, bad_ts = "occurred_at IS NULL", "false"
+    else:
+        ts = ("CAST(TRY_CAST(occurred_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)")
+        empty_ts = "occurred_at IS NULL OR trim(CAST(occurred_at AS VARCHAR)) = ''"
+        bad_ts = "ts IS NULL"
+    if value_type is None:
+        val, bad_val = "CAST(NULL AS DOUBLE)", "false"
+    elif pa.types.is_floating(value_type) or pa.types.is_integer(value_type):
+        val = "CAST(value AS DOUBLE)"
+        bad_val = f"{val} IS NOT NULL AND NOT isfinite({val})"
+    else:
+        raw = "trim(CAST(value AS VARCHAR))"
+        val = f"TRY_CAST({raw} AS DOUBLE)"
+        bad_val = f"{raw} <> '' AND ({val} IS NULL OR NOT isfinite({val}))"
+    return {"ts": ts, "empty_ts": empty_ts, "bad_ts": bad_ts, "val": val, "bad_val": bad_val}
+
+
+def build_sql(schema: pa.Schema, catalogue: Catalogue, kinds: frozenset[str]) -> str:
     """The checking query for a chunk; the first failing check names the row's problem.
 
     Lookups (subject pseudonym, catalogue entry) arrive as ``_``-columns joined in Arrow; the
     attribute checks are generated only for ``kinds``, the kinds present in the chunk.
     """
+    columns = schema.names
     has = set(columns)
+    typed = _typed(schema)
     attr_cols = [c for c in columns if c.startswith(ATTR_PREFIX)]
     attrs = ("CAST(attrs AS VARCHAR)" if "attrs" in has
              else _attrs_from_columns(attr_cols, catalogue) if attr_cols else "'{}'")
     opt = {c: f"trim(CAST({c} AS VARCHAR))" if c in has else "NULL" for c in OPTIONAL}
-    branches = "\n".join(
-        f"WHEN {_lit(k.name)} THEN "
-        + (" OR ".join(_attr_check(a.name, a.type, a.values) for a in k.attributes.values())
-           or "false")
-        for k in catalogue.kinds.values() if k.name in kinds
-    )
+    present = [k for k in catalogue.kinds.values() if k.name in kinds]
+    known = ", ".join(_lit(k.name) for k in present) or "NULL"
+    wrong_subject = " ".join(
+        f"WHEN {_lit(k.name)} THEN derived_kind NOT IN ({', '.join(map(_lit, k.subjects))})"
+        for k in present if set(k.subjects) != {"person", "organisation"})
+    measured = ", ".join(_lit(k.name) for k in present if k.unit != "count") or "NULL"
+    checks = {k.name: _attr_checks(k) for k in present}
+    jtypes = " ".join(f"WHEN {_lit(n)} THEN {c[0]}" for n, c in checks.items())
+    jtexts = " ".join(f"WHEN {_lit(n)} THEN {c[1]}" for n, c in checks.items())
+    branches = " ".join(f"WHEN {_lit(n)} THEN {c[2]}" for n, c in checks.items())
+    lists = (f", CASE kind {jtypes} END AS jtypes, CASE kind {jtexts} END AS jtexts"
+             if checks else "")
+    subject_case = (f"WHEN CASE kind {wrong_subject} ELSE false END THEN 'kind_subject'"
+                    if wrong_subject else "")
     attr_case = f"WHEN CASE kind {branches} ELSE false END THEN 'attrs'" if branches else ""
     return f"""
     WITH src AS (
       SELECT row_no, trim(CAST(source_event_id AS VARCHAR)) AS seid, _subject AS subject,
         lower({opt['subject_kind']}) AS given_kind, _kind AS kind, _hmac AS subject_hmac,
-        _dkind AS derived_kind, _err AS id_error, _allowed AS allowed, _unit AS unit,
-        _keys AS keys, CAST(occurred_at AS VARCHAR) AS raw_ts,
-        CAST(TRY_CAST(occurred_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) AS ts,
-        {opt['value']} AS raw_value, TRY_CAST({opt['value']} AS DOUBLE) AS val,
+        _dkind AS derived_kind, _err AS id_error, ({typed['empty_ts']}) AS empty_ts,
+        {typed['ts']} AS ts, {typed['val']} AS val, coalesce({typed['bad_val']}, false) AS bad_val,
         {attrs} AS raw_attrs
       FROM chunk),
-    parsed AS (
-      SELECT *, CASE WHEN json_valid(raw_attrs) THEN CAST(json(raw_attrs) AS VARCHAR) END AS attrs
-      FROM src),
+    parsed AS (SELECT *, CAST(try(json(raw_attrs)) AS VARCHAR) AS attrs FROM src),
+    typed AS (SELECT *{lists} FROM parsed),
     checked AS (SELECT *, CASE
       WHEN seid IS NULL OR seid = '' THEN 'empty:source_event_id'
       WHEN subject IS NULL OR subject = '' THEN 'empty:subject'
@@ -113,18 +154,16 @@ def build_sql(columns: list[str], catalogue: Catalogue, kinds: frozenset[str]) -
       WHEN given_kind IS NOT NULL AND given_kind <> '' AND given_kind <> derived_kind
         THEN 'subject_kind_mismatch'
       WHEN kind IS NULL OR kind = '' THEN 'empty:kind'
-      WHEN allowed IS NULL THEN 'unknown_kind'
-      WHEN NOT list_contains(allowed, derived_kind) THEN 'kind_subject'
-      WHEN raw_ts IS NULL OR trim(raw_ts) = '' THEN 'empty:occurred_at'
-      WHEN ts IS NULL THEN 'occurred_at'
+      WHEN kind NOT IN ({known}) THEN 'unknown_kind'
+      {subject_case}
+      WHEN empty_ts THEN 'empty:occurred_at'
+      WHEN {typed['bad_ts']} THEN 'occurred_at'
       WHEN ts > $now THEN 'future'
-      WHEN raw_value IS NOT NULL AND raw_value <> '' AND (val IS NULL OR NOT isfinite(val))
-        THEN 'value'
-      WHEN val IS NULL AND unit <> 'count' THEN 'value_missing'
-      WHEN attrs IS NULL OR json_type(attrs) <> 'OBJECT' THEN 'attrs_json'
-      WHEN NOT list_has_all(keys, json_keys(attrs)) THEN 'attrs'
+      WHEN bad_val THEN 'value'
+      WHEN val IS NULL AND kind IN ({measured}) THEN 'value_missing'
+      WHEN attrs IS NULL OR NOT starts_with(attrs, '{{') THEN 'attrs_json'
       {attr_case}
-    END AS problem FROM parsed)
+    END AS problem FROM typed)
     SELECT row_no, problem, $source AS source_id, seid AS source_event_id, subject_hmac,
       derived_kind AS subject_kind, kind, ts AS occurred_at, coalesce(val, 1.0) AS value, attrs,
       CASE WHEN problem IS NULL THEN sha256(concat_ws(chr(31), subject_hmac, kind,
@@ -143,16 +182,9 @@ class EventValidator:
         self.columns = columns
         self.now = now.replace(tzinfo=None)
         self.allow_legacy = allow_legacy
-        self.con = duckdb.connect()
+        self.con = duckdb.connect(config={"enable_progress_bar": False})
         self.con.execute("SET TimeZone = 'UTC'")
-        kinds = list(catalogue.kinds.values())
-        self._cat = pa.table({
-            "kind": [k.name for k in kinds],
-            "allowed": pa.array([list(k.subjects) for k in kinds], pa.list_(pa.string())),
-            "unit": [k.unit for k in kinds],
-            "keys": pa.array([list(k.attributes) for k in kinds], pa.list_(pa.string())),
-        })
-        self._sql: dict[frozenset[str], str] = {}
+        self._sql: dict[tuple[frozenset[str], str], str] = {}
         self._known = pa.table({"subject": pa.array([], pa.string()),
                                 "mac": pa.array([], pa.string()),
                                 "kind": pa.array([], pa.string()),
@@ -160,10 +192,12 @@ class EventValidator:
 
     def _lookup(self, subject: pa.ChunkedArray) -> pa.Table:
         """Pseudonym, kind and id error per row; each distinct id is checked once per file."""
-        distinct = pc.unique(subject).drop_null()
-        fresh = distinct.filter(pc.invert(pc.is_in(distinct, value_set=self._known["subject"])))
+        found = pc.index_in(subject, value_set=self._known["subject"])
+        if found.null_count == subject.null_count:
+            return self._known.take(found)
+        fresh = pc.unique(subject.filter(pc.is_null(found))).drop_null()
         if self._known.num_rows + len(fresh) > _CACHE_LIMIT:
-            self._known, fresh = self._known.slice(0, 0), distinct
+            self._known, fresh = self._known.slice(0, 0), pc.unique(subject).drop_null()
         if len(fresh):
             values = fresh.to_pylist()
             macs, kinds, errors = self.pseudonyms.many(values, self.allow_legacy)
@@ -178,13 +212,12 @@ class EventValidator:
         subject = pc.utf8_trim_whitespace(chunk.column("subject").cast(pa.string()))
         kind = pc.utf8_trim_whitespace(chunk.column("kind").cast(pa.string()))
         ids = self._lookup(subject)
-        cat = self._cat.take(pc.index_in(kind, value_set=self._cat["kind"]))
         present = frozenset(pc.unique(kind).drop_null().to_pylist()) & set(self.catalogue.kinds)
-        sql = self._sql.get(present) or self._sql.setdefault(
-            present, build_sql(self.columns, self.catalogue, present))
+        key = (present, str(chunk.schema))
+        sql = self._sql.get(key) or self._sql.setdefault(
+            key, build_sql(chunk.schema, self.catalogue, present))
         extra = {"_subject": subject, "_kind": kind, "_hmac": ids["mac"], "_dkind": ids["kind"],
-                 "_err": ids["err"], "_allowed": cat["allowed"], "_unit": cat["unit"],
-                 "_keys": cat["keys"]}
+                 "_err": ids["err"]}
         for name, column in extra.items():
             chunk = chunk.append_column(name, column)
         self.con.register("chunk", chunk)
@@ -202,8 +235,10 @@ class EventValidator:
         problems = []
         for i, row in enumerate(rows):
             row.update({"subject": raw["_subject"][i].as_py(), "id_error": raw["_err"][i].as_py(),
-                        "derived_kind": raw["_dkind"][i].as_py(), "unit": raw["_unit"][i].as_py(),
-                        "allowed": raw["_allowed"][i].as_py(), "kind": raw["_kind"][i].as_py()})
+                        "derived_kind": raw["_dkind"][i].as_py(), "kind": raw["_kind"][i].as_py()})
+            if row["kind"] in self.catalogue:
+                entry = self.catalogue.kind(row["kind"])
+                row.update(allowed=list(entry.subjects), unit=entry.unit)
             for col in ("subject_kind", "occurred_at", "value", "attrs"):
                 value = raw[col][i].as_py() if col in raw.column_names else None
                 row[f"raw_{col}"] = value if value is None or isinstance(value, str) else str(value)
