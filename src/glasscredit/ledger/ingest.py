@@ -93,7 +93,8 @@ def read_file(path: Path, chunk_rows: int = CHUNK_ROWS) -> tuple[list[str], Iter
         raise IngestError(f"{path.name}: unknown format; use one of {', '.join(sorted(FORMATS))}")
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
         rel = con.sql(_reader_sql(path, fmt, con))
         columns = list(rel.columns)

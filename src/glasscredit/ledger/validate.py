@@ -182,7 +182,8 @@ class EventValidator:
         self.columns = columns
         self.now = now.replace(tzinfo=None)
         self.allow_legacy = allow_legacy
-        self.con = duckdb.connect(config={"enable_progress_bar": False})
+        self.con = duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false")
         self.con.execute("SET TimeZone = 'UTC'")
         self._sql: dict[tuple[frozenset[str], str], str] = {}
         self._known = pa.table({"subject": pa.array([], pa.string()),
