@@ -45,24 +45,35 @@ class Snapshot:
     scores: Any = None
 
 
+_ORDER = {"scores": ["subject_id"], "lists": ["subject_id", "list"],
+          "measures": ["subject_id", "measure"], "reasons": ["subject_id", "rank"]}
+
+
 @dataclass
 class Result:
-    """Lazy output tables (materialised state underneath) and the plan that made them."""
+    """Output tables: lazy DataFrames (plan path) or bound SQL (prepared path), and the
+    per-event frames behind the reasons (plan path only)."""
 
     backend: Backend
-    scores: Any
-    lists: Any
-    measures: Any
-    reasons: Any
-    counted: Any = field(repr=False)
-    buckets: Any = field(repr=False)
+    frames: dict[str, Any] = field(default_factory=dict)
+    sql: dict[str, str] = field(default_factory=dict)
+    counted: Any = field(default=None, repr=False)
+    buckets: Any = field(default=None, repr=False)
 
     def arrow(self, name: str) -> pa.Table:
-        """One output table as Arrow, sorted by subject for stable comparisons."""
-        df = getattr(self, name)
-        keys = {"scores": ["subject_id"], "lists": ["subject_id", "list"],
-                "measures": ["subject_id", "measure"], "reasons": ["subject_id", "rank"]}[name]
-        return self.backend.to_arrow(df.orderBy(*keys))
+        """One output table as Arrow, sorted by its key for stable comparisons."""
+        keys = _ORDER[name]
+        if name in self.sql:
+            order = ", ".join(f'"{k}"' for k in keys)
+            query = f"SELECT * FROM ({self.sql[name]}) ORDER BY {order}"
+            return self.backend.connection.sql(query).to_arrow_table()
+        return self.backend.to_arrow(self.frames[name].orderBy(*keys))
+
+    def frame(self, name: str) -> Any:
+        """One output table as a DataFrame of the backend's session."""
+        if name in self.frames:
+            return self.frames[name]
+        return self.backend.session.sql(self.sql[name])
 
 
 def _neighbours(b: Backend, relations: Any, ids: set[str], types: list[str], c: Ctx,
@@ -82,14 +93,20 @@ def _neighbours(b: Backend, relations: Any, ids: set[str], types: list[str], c: 
     return scope
 
 
-def _scope(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
-           subjects: list[str]) -> tuple[str, ...]:
-    """The subset plus as many hops of neighbours as the network term and measures read."""
+def hops_and_types(cp: CompiledPolicy) -> tuple[int, list[str]]:
+    """How many hops of neighbours a subset run reads, over which relation types."""
     net = next((cat for cat in cp.policy.categories if cat.network is not None), None)
     via = [m for m in cp.policy.measures if m.via_relation]
     hops = (1 if net else 0) + ((2 if net else 1) if via else 0)
     types = sorted({*(net.network.relations if net and net.network else [])}
                    | {t for m in via for t in (m.via_relation or [])})
+    return hops, types
+
+
+def scope_of(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
+             subjects: list[str]) -> tuple[str, ...]:
+    """The subset plus as many hops of neighbours as the network term and measures read."""
+    hops, types = hops_and_types(cp)
     ids = set(subjects)
     if hops and inputs.relations is not None:
         ids = _neighbours(b, inputs.relations, ids, types, Ctx(b, cp, as_of, None), hops)
@@ -108,14 +125,29 @@ def _long(c: Ctx, state: Any, items: list[tuple[str, list[tuple[str, Any]]]], na
 
 def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
           subjects: list[str] | None = None, snapshot: Snapshot | None = None,
-          *, reasons: bool = True) -> Result:
-    """Scores, bands, ranks, lists, measures and reasons of every subject (or a subset) at as_of."""
+          *, reasons: bool = True, prepared: bool = True) -> Result:
+    """Scores, bands, ranks, lists, measures and reasons of every subject (or a subset) at as_of.
+
+    On a backend that runs SQL text (DuckDB) the plan is built once per policy and input shape
+    and replayed with the time and subjects bound (``prepared``); the result is the same.
+    """
     if subjects is not None and not subjects:
         raise InputError("an empty subset: give at least one subject, or None for everyone")
     snapshot = snapshot or Snapshot()
+    if prepared and b.prepares:
+        from glasscredit.engine.prepared import prepared_score
+
+        return prepared_score(b, inputs, cp, as_of, subjects, snapshot, reasons=reasons)
+    scope = scope_of(b, cp, inputs, as_of, subjects) if subjects is not None else None
+    return plan_score(b, inputs, cp, as_of, subjects, snapshot, reasons=reasons, scope=scope)
+
+
+def plan_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
+               subjects: list[str] | None, snapshot: Snapshot, *, reasons: bool,
+               scope: tuple[str, ...] | None) -> Result:
+    """Build the DataFrame plan and materialise the per-subject state (the plan path)."""
     relations = (inputs.relations if inputs.relations is not None
                  else b.empty(INPUT_SCHEMAS["relations"]))
-    scope = _scope(b, cp, inputs, as_of, subjects) if subjects is not None else None
     c = Ctx(b, cp, as_of, scope)
     F = c.F
     counted = plan.counted_events(c, inputs.events, inputs.voids, inputs.sources)
@@ -149,7 +181,7 @@ def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
         lists = lists.filter(F.col("listed") | F.col("ended_at").isNotNull())
     else:
         lists = b.empty({"subject_id": "string", "list": "string", "listed": "boolean",
-                         "since": "timestamp", "ended_at": "timestamp"})
+                         "since": "timestamp_ntz", "ended_at": "timestamp_ntz"})
     if p.measures:
         measures = _long(c, state, [(m.name, [
             ("type", F.lit(m.type)), ("context", F.lit(m.context)),
@@ -157,7 +189,9 @@ def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
             ("failing_since", ts(f"failing__{m.name}"))]) for m in p.measures], "measure")
     else:
         measures = b.empty({"subject_id": "string", "measure": "string", "type": "string",
-                            "context": "string", "active": "boolean", "since": "timestamp",
-                            "failing_since": "timestamp"})
-    why = reasons_frame(c, totals, state) if reasons else None
-    return Result(b, scores, lists, measures, why, counted, buckets)
+                            "context": "string", "active": "boolean",
+                            "since": "timestamp_ntz", "failing_since": "timestamp_ntz"})
+    frames = {"scores": scores, "lists": lists, "measures": measures}
+    if reasons:
+        frames["reasons"] = reasons_frame(c, totals, state)
+    return Result(b, frames, counted=counted, buckets=buckets)

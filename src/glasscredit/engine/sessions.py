@@ -30,6 +30,13 @@ class Backend:
     connection: Any = None
     #: the SQL function that reads a JSON member as text (unquoted), per backend
     json_text_fn: str = "get_json_object"
+    #: whether plans can be built once and replayed as SQL text (see engine/prepared.py)
+    prepares: bool = False
+    #: (temp table, SELECT) pairs materialise ran, in order: what a prepared plan replays
+    log: list[tuple[str, str]] = field(default_factory=list)
+    cache: dict[Any, Any] = field(default_factory=dict)
+    #: while a plan is recorded, materialised steps are created empty (their columns suffice)
+    recording: bool = False
     _temps: list[str] = field(default_factory=list)
 
     def json_text(self, column: Any, member: str) -> Any:
@@ -77,8 +84,10 @@ class Backend:
             return df.cache()
         name = f"gc_tmp_{next(_counter)}"
         sql = df.sql(dialect="duckdb", optimize=False, pretty=False)
-        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        body = f"SELECT * FROM ({sql}) LIMIT 0" if self.recording else sql
+        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {body}")
         self._temps.append(name)
+        self.log.append((name, sql))
         return self._known(name)
 
     def _known(self, name: str) -> Any:
@@ -107,7 +116,7 @@ def duckdb_backend(connection: Any = None) -> Backend:
     # a backend is one connection, so start a fresh session for it.
     _BaseSession._instance = None
     return Backend("duckdb", DuckDBSession(conn=con), F, Window, con,
-                   json_text_fn="json_extract_string")
+                   json_text_fn="json_extract_string", prepares=True)
 
 
 def spark_backend(session: Any = None) -> Backend:

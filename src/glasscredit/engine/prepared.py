@@ -1,0 +1,147 @@
+"""Prepared plans: build the SQL once per policy and input shape, replay it with values bound.
+
+SQLFrame builds SQL by copying expression trees at every DataFrame step, which costs seconds
+for a whole policy whatever the data size. On a backend that runs SQL text, the plan is built
+once with sentinel values for the time and the subject lists, recorded (every materialised
+step and every output query), and replayed with the real values substituted. The plan code is
+the same; only its compiled form is reused, like a prepared statement.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from glasscredit.engine.plan import Ctx, epoch
+from glasscredit.engine.run import (
+    Inputs,
+    Result,
+    Snapshot,
+    hops_and_types,
+    plan_score,
+)
+from glasscredit.engine.scoring import valid_relations
+from glasscredit.engine.sessions import Backend
+from glasscredit.policy.load import CompiledPolicy
+
+SENTINEL_TIME = datetime(2199, 1, 1)
+_EPOCH_TEXT = repr(epoch(SENTINEL_TIME))  # how SQLFrame renders the time as a number
+_TIME_TEXT = "'2199-01-01 00:00:00'"
+SCOPE = "__gc_scope__"
+TARGETS = "__gc_targets__"
+_TEMP = re.compile(r"\bgc_tmp_(\d+)\b")
+_INPUT = re.compile(r"\bgc_in_\d+\b")
+_runs = itertools.count()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The recorded SQL of one plan: steps to materialise, then output queries."""
+
+    steps: tuple[tuple[str, str], ...]
+    outputs: dict[str, str]
+    neighbours: str | None
+    hops: int
+    inputs: tuple[str, ...]
+
+
+def _quote(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def _bind(sql: str, as_of: datetime, scope: list[str] | None, targets: list[str] | None,
+          suffix: str, renames: dict[str, str] | None = None) -> str:
+    if renames:
+        sql = _INPUT.sub(lambda m: renames.get(m.group(0), m.group(0)), sql)
+    t = epoch(as_of)
+    sql = sql.replace(_EPOCH_TEXT, repr(float(t)))
+    sql = sql.replace(_TIME_TEXT, "'" + as_of.replace(tzinfo=None).isoformat(sep=" ") + "'")
+    if scope is not None:
+        sql = sql.replace(f"'{SCOPE}'", _quote(scope))
+    if targets is not None:
+        sql = sql.replace(f"'{TARGETS}'", _quote(targets))
+    return _TEMP.sub(lambda m: f"gc_tmp_{m.group(1)}{suffix}", sql)
+
+
+def _key(cp: CompiledPolicy, inputs: Inputs, snapshot: Snapshot, subset: bool,
+          reasons: bool) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    """The plan's identity, with the names of in-memory input tables (``gc_in_N``) abstracted,
+    and those names in order, so the same shapes of input reuse one plan."""
+    frames = [inputs.subjects, inputs.sources, inputs.events, inputs.voids, inputs.relations,
+              snapshot.list_state, snapshot.measure_state, snapshot.scores if subset else None]
+    texts = [None if f is None else f.sql(dialect="duckdb", optimize=False, pretty=False)
+             for f in frames]
+    names: list[str] = []
+    for t in texts:
+        names += _INPUT.findall(t or "")
+    shape = tuple(None if t is None else _INPUT.sub("gc_in", t) for t in texts)
+    return (cp.content_hash, subset, reasons, shape), tuple(names)
+
+
+def _record(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, subset: bool,
+            reasons: bool, names: tuple[str, ...]) -> Prepared:
+    b.log, b.recording = [], True
+    scope = (SCOPE,) if subset else None
+    try:
+        result = plan_score(b, inputs, cp, SENTINEL_TIME, [TARGETS] if subset else None,
+                            snapshot, reasons=reasons, scope=scope)
+    finally:
+        b.recording = False
+    outputs = {name: df.sql(dialect="duckdb", optimize=False, pretty=False)
+               for name, df in result.frames.items()}
+    hops, types = hops_and_types(cp)
+    neighbours = None
+    if subset and hops and inputs.relations is not None:
+        probe = Ctx(b, cp, SENTINEL_TIME, (SCOPE,))
+        pairs = valid_relations(probe, inputs.relations, types).select("related_id").distinct()
+        neighbours = pairs.sql(dialect="duckdb", optimize=False, pretty=False)
+    steps = tuple(b.log)
+    b.log = []
+    return Prepared(steps, outputs, neighbours, hops, names)
+
+
+def _drop(con: Any, names: list[str]) -> None:
+    for name in names:
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        except Exception:
+            return
+
+
+def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
+                   subjects: list[str] | None, snapshot: Snapshot, *,
+                   reasons: bool) -> Result:
+    """Replay the recorded plan for this policy and input shape (recording it the first time)."""
+    subset = subjects is not None
+    key, names = _key(cp, inputs, snapshot, subset, reasons)
+    prep = b.cache.get(key)
+    if prep is None:
+        prep = b.cache[key] = _record(b, inputs, cp, snapshot, subset, reasons, names)
+    renames = dict(zip(prep.inputs, names, strict=True))
+    con = b.connection
+    targets = sorted(set(subjects)) if subjects is not None else None
+    scope = targets
+    if targets is not None and prep.neighbours is not None:
+        found, frontier = set(targets), set(targets)
+        for _ in range(prep.hops):
+            if not frontier:
+                break
+            sql = _bind(prep.neighbours, as_of, sorted(frontier), None, "", renames)
+            new = {row[0] for row in con.execute(sql).fetchall()}
+            frontier = new - found
+            found |= new
+        scope = sorted(found)
+    suffix = f"_r{next(_runs)}"
+    made = []
+    for name, sql in prep.steps:
+        con.execute(f"CREATE TEMP TABLE {name}{suffix} AS "
+                    + _bind(sql, as_of, scope, targets, suffix, renames))
+        made.append(f"{name}{suffix}")
+    out = Result(b, sql={name: _bind(sql, as_of, scope, targets, suffix, renames)
+                         for name, sql in prep.outputs.items()})
+    weakref.finalize(out, _drop, con, made)
+    return out
