@@ -6,6 +6,7 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -13,6 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from glasscredit.errors import LedgerError
+from glasscredit.ledger.batch import AppendResult, Batch
 from glasscredit.ledger.schema import DIALECTS
 from glasscredit.ledger.store import SQLStore
 
@@ -77,6 +79,18 @@ class PostgresStore(SQLStore):
             copy.write(buf.getbuffer())
         self.connection.execute(f"ANALYZE {name}")
 
+    def append(self, batch: Batch, committed_at: datetime, strict: bool = False) -> AppendResult:
+        """As ``SQLStore.append``; a concurrent writer that won a key race means: classify again."""
+        import psycopg
+
+        for attempt in range(3):
+            try:
+                return super().append(batch, committed_at, strict)
+            except psycopg.errors.UniqueViolation:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     def _unstage(self, name: str) -> None:
         self.connection.execute(f"DROP TABLE {name}")
 
@@ -98,7 +112,8 @@ class PostgresStore(SQLStore):
                     buf.write(chunk)
             buf.seek(0)
             convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
-                                           quoted_strings_can_be_null=False)
+                                           quoted_strings_can_be_null=False,
+                                           true_values=["t", "true"], false_values=["f", "false"])
             return pacsv.read_csv(buf, convert_options=convert).select(schema.names).cast(schema)
         cur = self.connection.execute(sql, list(params) or None)
         names = [d.name for d in cur.description or ()]

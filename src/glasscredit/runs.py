@@ -1,0 +1,138 @@
+"""Scoring runs over a ledger: the engine reads the ledger, the results go back as snapshots.
+
+A run chains from the latest snapshot *before* its time (list memberships, measure states), so
+hysteresis and list durations carry over period by period and stay reproducible from the ledger
+plus the snapshots. A simulation-mode policy never scores a ledger of real subjects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from glasscredit.engine.run import Inputs, Result, Snapshot, score
+from glasscredit.engine.sessions import Backend, duckdb_backend
+from glasscredit.engine.tables import SNAPSHOT_SCHEMAS
+from glasscredit.errors import InputError, LedgerError
+from glasscredit.ledger.ledger import Ledger
+from glasscredit.policy.load import CompiledPolicy
+
+ENGINE_INPUTS = ("subjects", "sources", "events", "voids", "relations")
+
+
+def check_mode(ledger: Ledger, cp: CompiledPolicy) -> None:
+    """A research ledger never serves live decisions; real subjects never meet a simulation."""
+    if cp.policy.mode == "simulation" and not ledger.is_research():
+        raise LedgerError(f"policy {cp.name!r} is a simulation; it cannot score a ledger of real "
+                          "subjects (make a research ledger with `glasscredit init --research`)")
+    if cp.policy.mode == "live" and ledger.is_research():
+        raise LedgerError(f"policy {cp.name!r} is live; a research ledger holds synthetic data "
+                          "and cannot serve live decisions")
+
+
+def ledger_inputs(ledger: Ledger) -> tuple[Backend, Inputs]:
+    """The engine over the ledger: in place on a DuckDB file, via Arrow from PostgreSQL.
+
+    A DuckDB ledger keeps one backend for its connection (a SQLFrame session registers its
+    functions on the connection once), so prepared plans are reused across runs.
+    """
+    connection = getattr(ledger.store, "connection", None)
+    if ledger.store.dialect.name == "duckdb" and connection is not None:
+        b = getattr(ledger, "_engine_backend", None)
+        if b is None:
+            b = duckdb_backend(connection)
+            ledger._engine_backend = b  # type: ignore[attr-defined]
+        return b, Inputs(**{name: b.table(name) for name in ENGINE_INPUTS})
+    b = duckdb_backend()
+    return b, Inputs(**{name: b.from_arrow(ledger.table(name)) for name in ENGINE_INPUTS})
+
+
+def _previous(ledger: Ledger, b: Backend, cp: CompiledPolicy, as_of: datetime,
+              subset: bool) -> Snapshot:
+    before = as_of - timedelta(microseconds=1)
+    frames: dict[str, Any] = {}
+    for name in ("list_state", "measure_state", "scores"):
+        if name == "scores" and not subset:
+            continue
+        table = ledger.read_snapshot(name, cp.content_hash, before)
+        if table.num_rows:
+            frames[name] = b.from_arrow(table.select(list(SNAPSHOT_SCHEMAS[name])))
+    return Snapshot(**frames)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One scoring run over a ledger: what the engine returned and what was kept."""
+
+    result: Result
+    as_of: datetime
+    policy: CompiledPolicy
+    kept: bool
+
+
+def score_ledger(ledger: Ledger, cp: CompiledPolicy, as_of: datetime,
+                 subjects: list[str] | None = None, *, keep: bool = True) -> Run:
+    """Score a ledger at ``as_of``; a full run is kept as the snapshot the next run chains from."""
+    check_mode(ledger, cp)
+    b, inputs = ledger_inputs(ledger)
+    result = score(b, inputs, cp, as_of, subjects, _previous(ledger, b, cp, as_of,
+                                                              subjects is not None))
+    kept = keep and subjects is None
+    if kept:
+        scores = result.arrow("scores")
+        ledger.store_policy(cp.text, cp.name, cp.policy.mode)
+        ledger.write_scores(cp.content_hash, as_of, scores.select(
+            ["subject_id", "subject_kind", "score"]))
+        for name, table in (("list_state", "lists"), ("measure_state", "measures")):
+            rows = result.arrow(table)
+            if rows.num_rows:
+                ledger.write_snapshot(name, cp.content_hash, as_of,
+                                      rows.select(list(SNAPSHOT_SCHEMAS[name])))
+    return Run(result, as_of, cp, kept)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to "may subject S have measure M now?", with reasons and policy version."""
+
+    subject_id: str
+    measure: str
+    type: str
+    context: str
+    outcome: str  # "allow" | "deny" for privileges, "applies" | "does_not_apply" for sanctions
+    as_of: datetime
+    policy_version: str
+    score: float
+    band: str | None
+    reasons: list[dict[str, Any]]
+
+
+def decide(ledger: Ledger, cp: CompiledPolicy, subject: str, measure: str,
+           as_of: datetime) -> Decision:
+    """Decide one measure for one subject now, chained from the stored snapshots."""
+    names = [m.name for m in cp.policy.measures]
+    if measure not in names:
+        raise InputError(f"policy {cp.name!r} has no measure {measure!r}; it has "
+                         f"{', '.join(names) or 'none'}")
+    run = score_ledger(ledger, cp, as_of, [subject], keep=False)
+    scores = run.result.arrow("scores").to_pylist()
+    if not scores:
+        raise InputError(f"unknown subject {subject!r}")
+    state = next(m for m in run.result.arrow("measures").to_pylist()
+                 if m["measure"] == measure)
+    spec = next(m for m in cp.policy.measures if m.name == measure)
+    if spec.type == "privilege":
+        outcome = "allow" if state["active"] else "deny"
+    else:
+        outcome = "applies" if state["active"] else "does_not_apply"
+    return Decision(subject, measure, spec.type, spec.context, outcome, as_of, cp.version_id,
+                    scores[0]["score"], scores[0]["band"],
+                    run.result.arrow("reasons").to_pylist() if spec.reasons else [])
+
+
+def as_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows to Arrow (for printing and export)."""
+    return pa.Table.from_pylist(rows)
