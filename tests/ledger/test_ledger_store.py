@@ -204,3 +204,30 @@ def test_open_store_picks_the_backend_from_the_location(location: str) -> None:
         assert store.dialect.name == ("postgres" if location.startswith("postgres") else "duckdb")
     finally:
         store.close()
+
+
+def test_concurrent_writers_store_a_replayed_key_once(location: str, make_events) -> None:
+    """Two writers racing on the same keys: each event is stored exactly once."""
+    import threading
+
+    with Ledger.init(location, KEY) as book:
+        book.add_source("bank", 0.9)
+    table = make_events([{"source_event_id": str(i)} for i in range(200)])
+    barrier = threading.Barrier(2)
+    results = []
+
+    def write() -> None:
+        with Ledger.open(location, KEY) as book:
+            barrier.wait()
+            results.append(ingest_table(book, table, "bank").stored)
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [0, 200]
+    with Ledger.open(location, KEY) as book:
+        assert _count(book, "SELECT count(*) FROM ledger_events") == 200
+        assert _count(book, "SELECT count(*) FROM (SELECT source_id, source_event_id FROM "
+                            "ledger_events GROUP BY 1, 2 HAVING count(*) > 1) d") == 0

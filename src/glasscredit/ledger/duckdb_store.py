@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,16 @@ import pyarrow as pa
 
 from glasscredit.ledger.schema import DIALECTS
 from glasscredit.ledger.store import SQLStore
+
+_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.Lock:
+    """One lock per database file: DuckDB's file lock keeps other processes out, this keeps
+    two connections of one process from classifying the same event key at the same time."""
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(str(path.resolve()), threading.Lock())
 
 
 class DuckDBStore(SQLStore):
@@ -25,6 +36,7 @@ class DuckDBStore(SQLStore):
         self.connection = duckdb.connect(self.url, read_only=read_only)
         self.connection.execute("SET TimeZone = 'UTC'")
         self.connection.execute("SET enable_progress_bar = false")  # a library stays silent
+        self._writer = _writer_lock(self.path)
 
     def exists(self) -> bool:
         """True when the file already holds a ledger (its meta table)."""
@@ -46,13 +58,14 @@ class DuckDBStore(SQLStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self.connection.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        self.connection.execute("COMMIT")
+        with self._writer:
+            self.connection.execute("BEGIN TRANSACTION")
+            try:
+                yield
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
 
     def query(
         self, sql: str, params: Sequence[Any] = (), schema: pa.Schema | None = None

@@ -76,6 +76,13 @@ def fast_kinds(values: list[str]) -> list[str | None]:
     out: list[str | None] = [None] * len(values)
     upper = [v.upper() for v in values]
     rows = [i for i, v in enumerate(upper) if len(v) == ids.LENGTH and v.isascii()]
+    if len(rows) == len(upper):  # the usual case: no gather needed
+        m = np.frombuffer("".join(upper).encode("ascii"), np.uint8).reshape(-1, ids.LENGTH)
+        shaped, person = _residents(m)
+        organisation = _usccs(m) & ~shaped
+        return [p or o or None for p, o in zip(
+            np.where(person, "person", "").tolist(),
+            np.where(organisation, "organisation", "").tolist(), strict=True)]
     if not rows:
         return out
     m = np.frombuffer("".join(upper[i] for i in rows).encode("ascii"), np.uint8)

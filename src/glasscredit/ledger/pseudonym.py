@@ -78,19 +78,15 @@ class Pseudonymiser:
     """Keyed hashing of external ids; the one way an external id reaches the ledger."""
 
     def __init__(self, key: bytes) -> None:
-        self._base = hmac.new(key, digestmod=hashlib.sha256)
+        self._key = key
 
     def digest(self, external_id: str) -> str:
         """The stored pseudonym (hex) of an already validated external id."""
-        mac = self._base.copy()
-        mac.update(normalise(external_id).encode())
-        return mac.hexdigest()
+        return hmac.digest(self._key, normalise(external_id).encode(), "sha256").hex()
 
     def key_check(self) -> str:
         """A fingerprint of the key that reveals nothing about it, stored in ``ledger_meta``."""
-        mac = self._base.copy()
-        mac.update(_KEY_CHECK_LABEL)
-        return mac.hexdigest()
+        return hmac.digest(self._key, _KEY_CHECK_LABEL, hashlib.sha256).hex()
 
     def subject(self, external_id: str, allow_legacy: bool = False) -> tuple[str, str]:
         """Validate then pseudonymise: ``(hmac, subject_kind)``; raises ``IdError``."""
@@ -103,18 +99,16 @@ class Pseudonymiser:
         """Pseudonymise distinct ids at once: parallel lists of hmac, kind, and error reason."""
         from glasscredit.ledger.idcheck import fast_kinds
 
-        values = list(external_ids)
+        values = [normalise(v) for v in external_ids]
         kinds = fast_kinds(values)
-        macs: list[str | None] = []
-        errors: list[str | None] = []
-        for i, value in enumerate(values):
-            if kinds[i] is None:
-                try:
-                    kinds[i] = subject_kind_of(normalise(value), allow_legacy)
-                except IdError as exc:
-                    errors.append(exc.reason)
-                    macs.append(None)
-                    continue
-            errors.append(None)
-            macs.append(self.digest(value))
+        errors: list[str | None] = [None] * len(values)
+        for i in (i for i, k in enumerate(kinds) if k is None):
+            try:
+                kinds[i] = subject_kind_of(values[i], allow_legacy)
+            except IdError as exc:
+                errors[i] = exc.reason
+        key = self._key
+        macs: list[str | None] = [
+            None if err else hmac.digest(key, v.encode(), "sha256").hex()
+            for v, err in zip(values, errors, strict=True)]
         return macs, kinds, errors

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -83,7 +84,12 @@ def events_digest(events: pa.Table, skipped: set[int]) -> str:
     if skipped:
         kept = kept.filter(pc.invert(pc.is_in(kept["row_no"], pa.array(sorted(skipped)))))
     kept = kept.take(pc.sort_indices(kept["row_no"]))
-    return hashlib.sha256("".join(kept["digest"].to_pylist()).encode()).hexdigest()
+    digest = hashlib.sha256()
+    for chunk in kept["digest"].cast(pa.large_string()).chunks:  # hash the bytes, no Python str
+        offsets = np.frombuffer(chunk.buffers()[1], np.int64)
+        offsets = offsets[chunk.offset:chunk.offset + len(chunk) + 1]
+        digest.update(memoryview(chunk.buffers()[2])[offsets[0]:offsets[-1]])
+    return digest.hexdigest()
 
 
 class SQLStore(ABC):
