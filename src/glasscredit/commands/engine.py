@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,20 +37,33 @@ def _as_of(text: str | None, default: datetime) -> datetime:
         raise typer.BadParameter(f"not an ISO date or time: {text!r}") from None
 
 
-def open_inputs(ledger: str | None) -> tuple[Backend, Inputs, datetime]:
-    """The engine's inputs from a ledger file, or from the shipped example."""
+KeyOpt = Annotated[Path | None, typer.Option(
+    "--key-file", envvar="GLASSCREDIT_KEY_FILE", help="Pseudonym key file of the ledger.")]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def open_inputs(ledger: str | None, key_file: Path | None = None,
+                cp: CompiledPolicy | None = None) -> tuple[Backend, Inputs, datetime]:
+    """The engine's inputs from a ledger, or from the shipped example."""
     if ledger is None:
         from glasscredit.examples import AS_OF, example_inputs
 
         b = duckdb_backend()
         return b, example_inputs(b), AS_OF
-    import duckdb
+    from glasscredit.commands.ledger import open_ledger
+    from glasscredit.runs import check_mode, ledger_inputs
 
-    if not Path(ledger).exists():
-        raise typer.BadParameter(f"no ledger at {ledger!r} (make one with 'glasscredit init')")
-    b = duckdb_backend(duckdb.connect(ledger, read_only=True))
-    names = ("subjects", "sources", "events", "voids", "relations")
-    return b, Inputs(**{n: b.table(n) for n in names}), datetime.utcnow().replace(microsecond=0)
+    book = open_ledger(ledger, key_file)
+    if cp is not None:
+        try:
+            check_mode(book, cp)
+        except GlassCreditError as exc:
+            _fail(exc)
+    b, inputs = ledger_inputs(book)
+    return b, inputs, _now()
 
 
 def _fail(exc: GlassCreditError) -> None:
@@ -97,17 +110,29 @@ def print_scores(cp: CompiledPolicy, scores: list[dict[str, Any]], reasons: list
     out.print(t)
 
 
-def score_cmd(policy: PolicyOpt, ledger: LedgerOpt = None, as_of: AsOfOpt = None,
+def score_cmd(policy: PolicyOpt, ledger: LedgerOpt = None, key_file: KeyOpt = None,
+              as_of: AsOfOpt = None,
               subject: Annotated[list[str] | None, typer.Option(
                   "--subject", "-s", help="Score only these subjects.")] = None,
               output: Annotated[Path | None, typer.Option(
                   "--out", help="Write the scores table to this Parquet file.")] = None,
               limit: Annotated[int, typer.Option(help="Rows to print.")] = 40) -> None:
-    """Score every subject (or some) under a policy and print the table with reasons."""
+    """Score every subject (or some) under a policy and print the table with reasons.
+
+    On a ledger, a full run is kept as the snapshot that explain, decide and the next run read.
+    """
     cp = _policy(policy)
-    b, inputs, default = open_inputs(ledger)
     try:
-        r = score(b, inputs, cp, _as_of(as_of, default), subject or None)
+        if ledger is None:
+            b, inputs, default = open_inputs(None)
+            r = score(b, inputs, cp, _as_of(as_of, default), subject or None)
+        else:
+            from glasscredit.commands.ledger import open_ledger
+            from glasscredit.runs import score_ledger
+
+            run = score_ledger(open_ledger(ledger, key_file), cp, _as_of(as_of, _now()),
+                               subject or None)
+            r = run.result
         scores = r.arrow("scores")
         print_scores(cp, scores.to_pylist(), r.arrow("reasons").to_pylist(),
                      r.arrow("measures").to_pylist(), limit)
@@ -121,12 +146,13 @@ def score_cmd(policy: PolicyOpt, ledger: LedgerOpt = None, as_of: AsOfOpt = None
 
 
 def explain_cmd(subject: Annotated[str, typer.Argument(help="Internal subject id.")],
-                policy: PolicyOpt, ledger: LedgerOpt = None, as_of: AsOfOpt = None,
+                policy: PolicyOpt, ledger: LedgerOpt = None, key_file: KeyOpt = None,
+                as_of: AsOfOpt = None,
                 sql: Annotated[bool, typer.Option(
                     "--sql", help="Print the SQL the engine runs instead.")] = False) -> None:
     """Why a subject has its score: the at most four reasons and the events behind them."""
     cp = _policy(policy)
-    b, inputs, default = open_inputs(ledger)
+    b, inputs, default = open_inputs(ledger, key_file, cp)
     when = _as_of(as_of, default)
     if sql:
         out.print(plan_sql(b, inputs, cp, when, subject), highlight=False, markup=False)
@@ -158,6 +184,28 @@ def explain_cmd(subject: Annotated[str, typer.Argument(help="Internal subject id
         out.print(f"  list {lst['list']}: {'listed' if lst['listed'] else 'not listed'}")
 
 
+def decide_cmd(subject: Annotated[str, typer.Argument(help="Internal subject id.")],
+               measure: Annotated[str, typer.Argument(help="Measure name in the policy.")],
+               policy: PolicyOpt,
+               ledger: Annotated[str, typer.Option("--ledger", envvar="GLASSCREDIT_LEDGER",
+                                                   help="DuckDB file or postgresql:// URL.")],
+               key_file: KeyOpt = None, as_of: AsOfOpt = None) -> None:
+    """May SUBJECT have MEASURE now? Allow/deny (or applies) with reasons and policy version."""
+    from glasscredit.commands.ledger import open_ledger
+    from glasscredit.runs import decide
+
+    cp = _policy(policy)
+    try:
+        d = decide(open_ledger(ledger, key_file), cp, subject, measure, _as_of(as_of, _now()))
+    except GlassCreditError as exc:
+        _fail(exc)
+        return
+    out.print(f"{d.outcome.upper()}: {d.type} {d.measure} ({d.context}) for {d.subject_id} — "
+              f"score {d.score:.2f}, band {d.band}, policy {d.policy_version}", highlight=False)
+    for r in d.reasons:
+        out.print(f"  {r['rank']}. {r['reason']} (−{r['points_lost']:.2f})", highlight=False)
+
+
 def demo_cmd() -> None:
     """Score the shipped example (36 people) under two example policies and explain one."""
     from glasscredit.examples import AS_OF, POLICIES, example_inputs, path
@@ -181,4 +229,5 @@ def register(app: typer.Typer) -> None:
     """Add these commands to the top-level app."""
     app.command("score")(score_cmd)
     app.command("explain")(explain_cmd)
+    app.command("decide")(decide_cmd)
     app.command("demo")(demo_cmd)

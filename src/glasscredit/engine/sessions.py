@@ -115,7 +115,11 @@ def duckdb_backend(connection: Any = None) -> Backend:
     # SQLFrame keeps one session per process and would silently reuse the first connection;
     # a backend is one connection, so start a fresh session for it.
     _BaseSession._instance = None
-    return Backend("duckdb", DuckDBSession(conn=con), F, Window, con,
+    session = DuckDBSession(conn=con)
+    # SQLFrame registers a SOUNDEX function on the database; a second session on another
+    # connection to the same file would fail on it, and the engine never uses it.
+    session._udf_conn.remove_function("SOUNDEX")
+    return Backend("duckdb", session, F, Window, con,
                    json_text_fn="json_extract_string", prepares=True)
 
 
