@@ -23,6 +23,8 @@ class Dialect:
     placeholder: str
     sha256_hex: str  # format string over one text expression
     indexes: tuple[str, ...] = ()
+    #: Appended to the events INSERT: btree indexes fill far faster from sorted keys.
+    insert_order: str = ""
     #: Tables whose UNIQUE keys the single writer enforces instead of an index (see DIALECTS).
     writer_enforced: frozenset[str] = frozenset()
 
@@ -49,6 +51,7 @@ DIALECTS: Final[dict[str, Dialect]] = {
                "bool": "BOOLEAN", "int": "BIGINT", "json": "TEXT"},
         placeholder="%s",
         sha256_hex="encode(sha256(convert_to({}, 'UTF8')), 'hex')",
+        insert_order="ORDER BY s.source_id, s.source_event_id",
         indexes=(
             "CREATE UNIQUE INDEX IF NOT EXISTS ledger_events_id ON ledger_events (event_id)",
             "CREATE UNIQUE INDEX IF NOT EXISTS ledger_subjects_id ON ledger_subjects (subject_id)",

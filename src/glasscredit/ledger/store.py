@@ -246,7 +246,7 @@ class SQLStore(ABC):
             f"s.source_event_id, j.subject_id, s.kind, s.occurred_at, {_ts(at)}, s.value, "
             f"s.attrs, s.digest, {batch_id} FROM stage_events s JOIN ledger_subjects j ON "
             "j.subject_hmac = s.subject_hmac WHERE NOT EXISTS (SELECT 1 FROM stage_status t "
-            "WHERE t.row_no = s.row_no)"
+            f"WHERE t.row_no = s.row_no) {self.dialect.insert_order}"
         )
         result.stored = events.num_rows - len(clashes)
         self._exec("DROP TABLE stage_status")
