@@ -81,3 +81,44 @@ def test_duckdb_spark_parity(spark, which):
     if which == 1:
         assert any(r["listed"] for r in duck["lists"])
         assert any(m["active"] for m in duck["measures"] if m["measure"] == "child_school")
+
+
+def test_spark_scores_a_ledger_export_like_duckdb_scores_the_ledger(spark, tmp_path):
+    """The cluster path: export the ledger to Parquet, score on Spark, import the scores back."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from glasscredit.engine.run import parquet_inputs
+    from glasscredit.ledger.export import export_tables, import_scores
+    from glasscredit.ledger.ingest import ingest_table
+    from glasscredit.ledger.ledger import Ledger
+    from glasscredit.runs import score_ledger
+
+    book = Ledger.init(str(tmp_path / "city.duckdb"), bytes(range(32)), research=True)
+    book.add_source("bank", 0.9)
+    rows = [{"source_event_id": f"e{i}", "subject": s, "kind": k,
+             "occurred_at": f"2026-0{1 + i % 5}-1{i % 9}T08:00:00Z", "value": v, "attrs": a}
+            for i, (s, k, v, a) in enumerate([
+                ("11010519491231002X", "bill_payment", "1", '{"days_late": 45}'),
+                ("11010519491231002X", "savings_balance", "30000", "{}"),
+                ("34052419800101001X", "bill_payment", "1", '{"days_late": 0}'),
+                ("34052419800101001X", "gaming_session", "9", "{}"),
+                ("513200199909060190", "loan_default", "8000", "{}"),
+                ("513200199909060190", "identity_verification", "1", "{}")])]
+    table = pa.table({k: [r[k] for r in rows] for k in rows[0]})
+    assert not ingest_table(book, table, "bank").rejected
+    cp = policies()[1]
+    as_of = AS_OF
+    duck = score_ledger(book, cp, as_of, keep=False).result.arrow("scores").to_pylist()
+    export_tables(book, tmp_path / "export")
+    r = score(spark, parquet_inputs(spark, tmp_path / "export"), cp, as_of)
+    sp = r.arrow("scores").to_pylist()
+    same(duck, sp, ("subject_id",))
+    out = tmp_path / "spark_scores.parquet"
+    pq.write_table(r.arrow("scores").select(["subject_id", "subject_kind", "score"]), out)
+    book.store_policy(cp.text, cp.name, cp.policy.mode)
+    import_scores(book, out, cp.content_hash, as_of)
+    back = book.read_scores(cp.content_hash, as_of).to_pylist()
+    assert sorted(x["score"] for x in back) == pytest.approx(sorted(x["score"] for x in duck),
+                                                             abs=1e-9)
+    book.close()

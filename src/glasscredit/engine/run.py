@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -33,6 +34,16 @@ class Inputs:
     events: Any
     voids: Any = None
     relations: Any = None
+
+
+def parquet_inputs(b: Backend, directory: str | Path) -> Inputs:
+    """The input tables from a directory of ``<table>.parquet`` files (a ledger export)."""
+    folder = Path(directory)
+    missing = [n for n in INPUT_SCHEMAS if not (folder / f"{n}.parquet").is_file()]
+    if missing:
+        raise InputError(f"{folder}: missing {', '.join(f'{n}.parquet' for n in missing)}")
+    return Inputs(**{n: b.session.read.parquet(str(folder / f"{n}.parquet"))
+                     for n in INPUT_SCHEMAS})
 
 
 @dataclass
