@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from enginekit import D, inputs, rows
+from enginekit import D, arrow, inputs, rows
 from glasscredit.engine.run import Result, Snapshot, score
 from glasscredit.engine.sessions import Backend
 from glasscredit.policy.load import CompiledPolicy, load_policy
@@ -66,3 +66,10 @@ def run(b: Backend, cp: CompiledPolicy, subjects: list[tuple[str, str]],
 def preset(name: str) -> CompiledPolicy:
     """A shipped preset, compiled as ``load_policy`` resolves a bare name."""
     return load_policy(name)
+
+
+def first_snapshot(b: Backend) -> Snapshot:
+    """An empty previous state: a first run, in the same table shapes as a chained run, so
+    both replay one prepared plan (building a plan with lists and measures takes ~20 s)."""
+    return Snapshot(b.from_arrow(arrow("list_state", [])),
+                    b.from_arrow(arrow("measure_state", [])))
