@@ -56,10 +56,10 @@ class Outcome:
 def run(b: Backend, cp: CompiledPolicy, subjects: list[tuple[str, str]],
         events: list[dict[str, Any]], as_of: str | datetime,
         relations: list[tuple[str, str, str]] | None = None,
-        snapshot: Snapshot | None = None) -> Outcome:
+        snapshot: Snapshot | None = None, sources: dict[str, float] | None = None) -> Outcome:
     """Score ``subjects`` under ``cp`` at ``as_of`` and collect the outputs."""
     when = D(as_of) if isinstance(as_of, str) else as_of
-    inp = inputs(b, subjects, events, relations=relations)
+    inp = inputs(b, subjects, events, sources=sources, relations=relations)
     return Outcome(score(b, inp, cp, when, snapshot=snapshot))
 
 
