@@ -8,9 +8,10 @@ list and measure states.
 from __future__ import annotations
 
 import pytest
-from presetkit import first_snapshot, preset, run
+from presetkit import Outcome, first_snapshot, preset, run
 
 from enginekit import D, ev, snapshot_from
+from glasscredit.engine.sessions import Backend
 
 LISTED = ("dishonest_judgment_debtors", "dishonest_judgment_debtors_aggravated")
 PERSON_BANS = {"flight_ban", "high_speed_rail_ban", "star_hotel_ban", "slow_internet",
@@ -50,9 +51,11 @@ EVENTS = [
     ev("f2", "firm", "business_violation", "2023-08-01", severity="serious", regulator="safety"),
 ]
 
+Runs = tuple[Outcome, Outcome]
+
 
 @pytest.fixture(scope="module")
-def runs(b):
+def runs(b: Backend) -> Runs:
     cp = preset("national")
     first = run(b, cp, SUBJECTS, EVENTS, "2024-02-01", relations=RELATIONS,
                 snapshot=first_snapshot(b))
@@ -61,7 +64,7 @@ def runs(b):
     return first, second
 
 
-def test_a_listed_debtor_and_joint_punishment(runs):
+def test_a_listed_debtor_and_joint_punishment(runs: Runs) -> None:
     first, out = runs
     # listed from the trigger (2024-01-10) for two years; -30 on the record index
     assert out.listed("debtor") == {"dishonest_judgment_debtors"}
@@ -71,7 +74,7 @@ def test_a_listed_debtor_and_joint_punishment(runs):
     assert first.measures("debtor") == PERSON_BANS
 
 
-def test_the_debtor_s_child_is_excluded_from_private_schools(runs):
+def test_the_debtor_s_child_is_excluded_from_private_schools(runs: Runs) -> None:
     _, out = runs
     # the child's own record is clean: only the parent's listing reaches it
     assert out.score("kid") == 100.0 and out.listed("kid") == set()
@@ -79,7 +82,7 @@ def test_the_debtor_s_child_is_excluded_from_private_schools(runs):
     assert "children_private_school_exclusion" not in out.measures("debtor")
 
 
-def test_removed_on_performance(runs):
+def test_removed_on_performance(runs: Runs) -> None:
     first, out = runs
     assert first.listed("performer") == {"dishonest_judgment_debtors"}
     # one performance >= one listing: the listing ends at the next run
@@ -88,7 +91,7 @@ def test_removed_on_performance(runs):
     assert out.measures("performer") == set()
 
 
-def test_aggravation_extends_the_listing(runs):
+def test_aggravation_extends_the_listing(runs: Runs) -> None:
     _, out = runs
     # 2021-01-10: the plain listing's trigger counts 2 years, long gone; the aggravated
     # listing lasts 5 (2 + at most 3)
@@ -99,7 +102,7 @@ def test_aggravation_extends_the_listing(runs):
     assert out.score("aggravated") == pytest.approx(90.0, abs=1e-9)
 
 
-def test_a_listing_ends_after_two_years(runs):
+def test_a_listing_ends_after_two_years(runs: Runs) -> None:
     _, out = runs
     # listed 2022-01-10: the trigger and the listing both ran out on 2024-01-10
     assert out.listed("expired") == set()
@@ -107,7 +110,7 @@ def test_a_listing_ends_after_two_years(runs):
     assert out.measures("expired") == set()
 
 
-def test_credit_repair_of_a_serious_record(runs):
+def test_credit_repair_of_a_serious_record(runs: Runs) -> None:
     first, out = runs
     # detention: -20 for three years; listed as serious dishonesty from 2023-03-01
     assert first.listed("serious") == {"serious_dishonesty"}
@@ -119,14 +122,14 @@ def test_credit_repair_of_a_serious_record(runs):
     assert out.measures("early_repair") == {"procurement_exclusion"}
 
 
-def test_disclosure_windows(runs):
+def test_disclosure_windows(runs: Runs) -> None:
     _, out = runs
     # a warning counts 3 months (-2); the 2023 fine's one-year window has passed -> 98
     assert out.score("minor") == pytest.approx(98.0, abs=1e-9)
     assert out.measures("minor") == set()
 
 
-def test_redlist_rewards(runs):
+def test_redlist_rewards(runs: Runs) -> None:
     first, out = runs
     assert out.listed("honoured") == {"honest_redlist"}
     assert out.measures("honoured") == REWARDS
@@ -137,7 +140,7 @@ def test_redlist_rewards(runs):
     assert out.measures("honoured_fined") == set()
 
 
-def test_an_organisation_on_both_blacklists(runs):
+def test_an_organisation_on_both_blacklists(runs: Runs) -> None:
     _, out = runs
     # -30 (listing) - 20 (serious safety violation) -> 50; person-only bans do not apply
     assert out.score("firm") == pytest.approx(50.0, abs=1e-9)
@@ -147,7 +150,7 @@ def test_an_organisation_on_both_blacklists(runs):
 
 @pytest.mark.xfail(strict=True, reason="engine gap: a first run (no snapshot) lists a subject "
                    "whose exit condition already holds; see docs/presets.md")
-def test_a_first_run_does_not_list_a_debtor_who_already_performed(b):
+def test_a_first_run_does_not_list_a_debtor_who_already_performed(b: Backend) -> None:
     out = run(b, preset("national"), SUBJECTS, EVENTS, "2024-06-01", relations=RELATIONS,
               snapshot=first_snapshot(b))
     assert out.listed("performer") == set()

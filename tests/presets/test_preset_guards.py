@@ -16,7 +16,7 @@ def findings(name: str) -> set[tuple[str, str]]:
     return {(f.guard, f.subject) for f in preset(name).findings}
 
 
-def test_the_preset_directory_holds_exactly_these_presets():
+def test_the_preset_directory_holds_exactly_these_presets() -> None:
     shipped = {p.name.removesuffix(".yaml")
                for p in (files("glasscredit.policy") / "presets").iterdir()
                if p.name.endswith(".yaml")}
@@ -24,7 +24,7 @@ def test_the_preset_directory_holds_exactly_these_presets():
 
 
 @pytest.mark.parametrize("name", PRESETS)
-def test_every_preset_compiles_with_its_sources(name):
+def test_every_preset_compiles_with_its_sources(name: str) -> None:
     cp = preset(name)
     assert cp.name == name
     assert cp.policy.sources, "a preset cites its sources"
@@ -32,18 +32,18 @@ def test_every_preset_compiles_with_its_sources(name):
 
 
 @pytest.mark.parametrize("name", LIVE)
-def test_the_live_preset_has_no_findings(name):
+def test_the_live_preset_has_no_findings(name: str) -> None:
     assert preset(name).findings == ()
 
 
-def test_policy_check_passes_on_every_preset():
+def test_policy_check_passes_on_every_preset() -> None:
     paths = [str(files("glasscredit.policy") / "presets" / f"{n}.yaml") for n in PRESETS]
     result = CliRunner().invoke(app, ["policy", "check", *paths])
     assert result.exit_code == 0, result.output
     assert result.output.count(": ok — policy ") == len(PRESETS)
 
 
-def test_sesame_acts_on_friends_and_unrelated_contexts():
+def test_sesame_acts_on_friends_and_unrelated_contexts() -> None:
     found = findings("sesame")
     privileges = ("just_spend_loan", "deposit_free_rental", "visa_luxembourg", "visa_japan",
                   "visa_canada", "dating_profile_display")
@@ -53,18 +53,18 @@ def test_sesame_acts_on_friends_and_unrelated_contexts():
     assert all("network category 'interpersonal'" in f.message for f in net)
 
 
-def test_suzhou_prizes_read_civic_records():
+def test_suzhou_prizes_read_civic_records() -> None:
     assert findings("suzhou") == {("cross-context", "privilege transit_discount"),
                                   ("cross-context", "privilege hospital_queue_priority")}
 
 
-def test_shanghai_breaks_no_guard_but_stays_a_simulation():
+def test_shanghai_breaks_no_guard_but_stays_a_simulation() -> None:
     # no measure: the seed reports no consequence; simulation because it scores family life
     assert findings("shanghai") == set()
     assert preset("shanghai").policy.mode == "simulation"
 
 
-def test_suining_scores_petitioning_and_restricts_without_due_process():
+def test_suining_scores_petitioning_and_restricts_without_due_process() -> None:
     found = findings("suining")
     assert ("protected-data", "rule illegal_petition") in found
     petition = next(f for f in preset("suining").findings if f.guard == "protected-data")
@@ -76,7 +76,7 @@ def test_suining_scores_petitioning_and_restricts_without_due_process():
         "sanction permit_restriction", "sanction social_services_restriction"}
 
 
-def test_national_punishes_children_and_across_contexts():
+def test_national_punishes_children_and_across_contexts() -> None:
     found = findings("national")
     assert ("others-conduct", "sanction children_private_school_exclusion") in found
     assert {s for g, s in found if g == "others-conduct"} == {
@@ -91,7 +91,7 @@ def test_national_punishes_children_and_across_contexts():
         "sanction slow_internet", "sanction prestige_job_exclusion"}
 
 
-def test_tax_grades_rate_a_firm_by_another_s_record():
+def test_tax_grades_rate_a_firm_by_another_s_record() -> None:
     found = findings("tax_grades")
     assert {s for g, s in found if g == "others-conduct"} == {"sanction rated_d_by_association"}
     for m in ("sanction loan_restriction", "sanction procurement_exclusion",

@@ -8,10 +8,13 @@ personal 0..100, interpersonal = friends' mean own score on 350..950 (none: the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
-from presetkit import linear, preset, run
+from presetkit import Outcome, linear, preset, run
 
 from enginekit import ev
+from glasscredit.engine.sessions import Backend
 
 WEIGHTS = {"credit": 0.35, "capacity": 0.25, "behaviour": 0.20, "personal": 0.15}
 CURVES = {"credit": (-100, 100), "capacity": (-25, 75), "behaviour": (-50, 50),
@@ -19,18 +22,18 @@ CURVES = {"credit": (-100, 100), "capacity": (-25, 75), "behaviour": (-50, 50),
 EVERYONE = {"dating_profile_display"}
 
 
-def subs(raw: dict[str, float]) -> dict[str, float]:
+def subs(raw: Mapping[str, float]) -> dict[str, float]:
     return {k: linear(raw.get(k, 0.0), *CURVES[k]) for k in WEIGHTS}
 
 
-def sesame(raw: dict[str, float], friends: float = 650.0) -> float:
+def sesame(raw: Mapping[str, float], friends: float = 650.0) -> float:
     """The score from raw category points and the friends' mean own score."""
     s = subs(raw)
     return 350 + 600 * (sum(WEIGHTS[k] * s[k] for k in WEIGHTS)
                         + 0.05 * linear(friends, 350, 950))
 
 
-def own(raw: dict[str, float]) -> float:
+def own(raw: Mapping[str, float]) -> float:
     """The score a friend reads: own categories only, renormalised to their weight (0.95)."""
     s = subs(raw)
     return 350 + 600 * sum(WEIGHTS[k] * s[k] for k in WEIGHTS) / 0.95
@@ -69,12 +72,12 @@ EVENTS = [
 
 
 @pytest.fixture(scope="module")
-def out(b):
+def out(b: Backend) -> Outcome:
     return run(b, preset("sesame"), PEOPLE, EVENTS, "2025-06-01",
                relations=[("x", "defaulter", "friend")])
 
 
-def test_nobody_s_record_is_medium(out):
+def test_nobody_s_record_is_medium(out: Outcome) -> None:
     # 350 + 600 x (0.35 x 0.5 + 0.25 x 0.25 + 0.2 x 0.5 + 0.15 x 0 + 0.05 x 0.5)
     #   = 350 + 600 x 0.3625 = 567.5: medium, below every privilege from 600 up
     assert sesame({}) == pytest.approx(567.5)
@@ -83,7 +86,7 @@ def test_nobody_s_record_is_medium(out):
     assert out.measures("newcomer") == EVERYONE
 
 
-def test_verified_identity_and_full_profile(out):
+def test_verified_identity_and_full_profile(out: Outcome) -> None:
     # personal: identity 50 (the second check is capped away) + profile 100% x 0.5 = 50 -> 1.0
     # 567.5 + 600 x 0.15 x 1.0 = 657.5: very good -> just-spend loan (600) and rentals (650)
     assert out.score("verified") == pytest.approx(sesame({"personal": 100}), abs=1e-9)
@@ -93,7 +96,7 @@ def test_verified_identity_and_full_profile(out):
     assert out.scores["verified"]["cat__personal_characteristics"] == pytest.approx(90.0)
 
 
-def test_model_citizen_gets_every_visa(out):
+def test_model_citizen_gets_every_visa(out: Outcome) -> None:
     # credit: 10 bills on time in the last year x 2 = 20 (the May 2024 bill is too old) -> 0.6
     # capacity: latest balance 50,000 x 0.001 = 50 + two contracts on time x 5 = 60 -> 0.85
     # behaviour: diapers +5 -> 0.55; personal 100 -> 1.0; no friends -> 0.5
@@ -106,7 +109,7 @@ def test_model_citizen_gets_every_visa(out):
         "just_spend_loan", "deposit_free_rental", "visa_luxembourg", "visa_japan", "visa_canada"}
 
 
-def test_ten_hours_of_gaming_a_day_is_idle(out):
+def test_ten_hours_of_gaming_a_day_is_idle(out: Outcome) -> None:
     # three days of >= 10 h in the last 180 days x -10 = -30 (6 h does not count; the October
     # 2024 session is 243 days old) -> behaviour (-30 + 50) / 100 = 0.2
     # 657.5 - 600 x 0.2 x (0.5 - 0.2) = 657.5 - 36 = 621.5: good -> loan, but no rental
@@ -117,7 +120,7 @@ def test_ten_hours_of_gaming_a_day_is_idle(out):
     assert out.reasons("gamer") == [("idle_gaming", pytest.approx(36.0, abs=1e-9))]
 
 
-def test_a_friend_s_defaults_cost_the_deposit_free_rental(out):
+def test_a_friend_s_defaults_cost_the_deposit_free_rental(out: Outcome) -> None:
     # defaulter: credit 2 x -50 = -100 -> 0; personal -100 (identity fraud) -> 0
     #   own score 350 + 600 x (0.0625 + 0.1) / 0.95 = 452.63...
     d_own = own({"credit": -100, "personal": -100})

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from presetkit import preset, run
+from presetkit import Outcome, preset, run
 
 from enginekit import ev
+from glasscredit.engine.sessions import Backend
 
 PEOPLE = [(p, "person") for p in ("clean", "parker", "rare_visitor", "dutiful", "fraudster",
                                   "old_parker")]
@@ -26,16 +27,16 @@ EVENTS = [
 
 
 @pytest.fixture(scope="module")
-def out(b):
+def out(b: Backend) -> Outcome:
     return run(b, preset("shanghai"), PEOPLE, EVENTS, "2024-12-01")
 
 
-def test_a_clean_record_keeps_100(out):
+def test_a_clean_record_keeps_100(out: Outcome) -> None:
     assert out.score("clean") == 100.0 and out.band("clean") == "good"
     assert out.score("old_parker") == 100.0   # 2022 parking: more than a year old
 
 
-def test_illegal_parking(out):
+def test_illegal_parking(out: Outcome) -> None:
     # -2 and -2 - 3 (blocking a fire lane) = -7 -> 93: fair
     assert out.score("parker") == pytest.approx(93.0, abs=1e-9)
     assert out.band("parker") == "fair"
@@ -43,14 +44,14 @@ def test_illegal_parking(out):
                                            "parking_blocking": pytest.approx(3.0)}
 
 
-def test_not_visiting_parents_often(out):
+def test_not_visiting_parents_often(out: Outcome) -> None:
     # two visits after gaps of 120 and 90 days (> 60) x -5 = -10 -> 90; the 19-day one is fine
     assert out.score("rare_visitor") == pytest.approx(90.0, abs=1e-9)
     assert out.reasons("rare_visitor") == [("infrequent_parent_visit", pytest.approx(10.0))]
     assert out.score("dutiful") == 100.0
 
 
-def test_falsified_marriage_registration_and_ticket_touting(out):
+def test_falsified_marriage_registration_and_ticket_touting(out: Outcome) -> None:
     # marriage registration -20 (counts 3 years); 15 tickets x -2 = -30, clipped to -20 -> 60
     assert out.score("fraudster") == pytest.approx(60.0, abs=1e-9)
     assert out.band("fraudster") == "bad"

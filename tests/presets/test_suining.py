@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from presetkit import preset, run
+from presetkit import Outcome, preset, run
 
 from enginekit import ev
+from glasscredit.engine.sessions import Backend
 
 FAST = {"promotion_fast_track", "top_school_access"}
 RESTRICTED = {"permit_restriction", "social_services_restriction"}
@@ -31,18 +32,18 @@ EVENTS = [
 
 
 @pytest.fixture(scope="module")
-def out(b):
+def out(b: Backend) -> Outcome:
     return run(b, preset("suining"), PEOPLE, EVENTS, "2010-10-01")
 
 
-def test_educated_carer_is_fast_tracked(out):
+def test_educated_carer_is_fast_tracked(out: Outcome) -> None:
     # degree +10 (the master's adds nothing: counted once) + 5 care records x 2 = 120
     assert out.score("graduate") == pytest.approx(120.0, abs=1e-9)
     assert out.band("graduate") == "fast_track"
     assert out.measures("graduate") == FAST
 
 
-def test_illegal_petitions_and_minor_offences_restrict(out):
+def test_illegal_petitions_and_minor_offences_restrict(out: Outcome) -> None:
     # senior secondary +5; two skip-level petitions x -10 (the county one is lawful);
     # two minor traffic offences x -2 -> 100 + 5 - 20 - 4 = 81 < 90: restricted
     assert out.score("petitioner") == pytest.approx(81.0, abs=1e-9)
@@ -52,14 +53,14 @@ def test_illegal_petitions_and_minor_offences_restrict(out):
                                          ("minor_traffic_offence", pytest.approx(4.0))]
 
 
-def test_online_behaviour(out):
+def test_online_behaviour(out: Outcome) -> None:
     # one spam post -5, fake reviews -5 -> 90: ordinary, exactly not restricted (< 90)
     assert out.score("spammer") == pytest.approx(90.0, abs=1e-9)
     assert out.band("spammer") == "ordinary"
     assert out.measures("spammer") == set()
 
 
-def test_serious_offence_and_helping_the_poor(out):
+def test_serious_offence_and_helping_the_poor(out: Outcome) -> None:
     # serious offence -10 (two years), helping the poor +3 -> 93
     assert out.score("driver") == pytest.approx(93.0, abs=1e-9)
     assert out.measures("driver") == set()

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from presetkit import first_snapshot, preset, run
+from presetkit import Outcome, first_snapshot, preset, run
 
 from enginekit import D, ev, snapshot_from
+from glasscredit.engine.sessions import Backend
 
 FIRMS = ("reliable", "flooder", "late", "breacher", "rumoured", "unsafe")
 SOURCES = {"src": 1.0, "regulator": 1.0, "rumour": 0.5}
@@ -32,9 +33,11 @@ EVENTS = [
        source="regulator", recall=True),
 ]
 
+Runs = tuple[Outcome, Outcome]
+
 
 @pytest.fixture(scope="module")
-def runs(b):
+def runs(b: Backend) -> Runs:
     cp = preset("supplier_rating")
     subjects = [(f, "organisation") for f in FIRMS]
     first = run(b, cp, subjects, EVENTS, "2024-11-01", snapshot=first_snapshot(b),
@@ -44,7 +47,7 @@ def runs(b):
     return first, second
 
 
-def test_on_time_deliveries_make_a_preferred_supplier(runs):
+def test_on_time_deliveries_make_a_preferred_supplier(runs: Runs) -> None:
     first, _ = runs
     # ten monthly deliveries on time x 2 = 20 -> 80: preferred
     assert first.score("reliable") == pytest.approx(80.0, abs=1e-9)
@@ -52,7 +55,7 @@ def test_on_time_deliveries_make_a_preferred_supplier(runs):
     assert first.measures("reliable") == {"preferred_supplier"}
 
 
-def test_the_privilege_is_kept_above_the_low_water_mark(runs):
+def test_the_privilege_is_kept_above_the_low_water_mark(runs: Runs) -> None:
     _, out = runs
     # January 2024's delivery has left the one-year window: 78, approved band, but
     # 78 >= 0.9 x 80 = 72 keeps the privilege granted in November
@@ -61,21 +64,21 @@ def test_the_privilege_is_kept_above_the_low_water_mark(runs):
     assert out.measures("reliable") == {"preferred_supplier"}
 
 
-def test_a_day_s_deliveries_are_capped(runs):
+def test_a_day_s_deliveries_are_capped(runs: Runs) -> None:
     first, _ = runs
     # eight deliveries on one day: 16 raw points capped at 10 a 30-day period -> 70
     assert first.score("flooder") == pytest.approx(70.0, abs=1e-9)
     assert first.measures("flooder") == set()
 
 
-def test_late_deliveries_and_a_minor_breach(runs):
+def test_late_deliveries_and_a_minor_breach(runs: Runs) -> None:
     first, _ = runs
     # -3 - 3 - 5 -> 49: probation
     assert first.score("late") == pytest.approx(49.0, abs=1e-9)
     assert first.band("late") == "probation"
 
 
-def test_two_serious_breaches_suspend_with_notice(runs):
+def test_two_serious_breaches_suspend_with_notice(runs: Runs) -> None:
     first, out = runs
     # material -15; fundamental -15 - 10 -> 60 - 40 = 20
     assert first.score("breacher") == pytest.approx(20.0, abs=1e-9)
@@ -85,7 +88,7 @@ def test_two_serious_breaches_suspend_with_notice(runs):
     assert out.measures("breacher") == {"supplier_suspension"}
 
 
-def test_quality_records_and_corroboration(runs):
+def test_quality_records_and_corroboration(runs: Runs) -> None:
     first, _ = runs
     # a lone failure reported by a source of reliability 0.5 (< 0.8) does not count
     assert first.score("rumoured") == 60.0

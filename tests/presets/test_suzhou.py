@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from presetkit import preset, run
+from presetkit import Outcome, preset, run
 
 from enginekit import ev
+from glasscredit.engine.sessions import Backend
 
 BOTH = {"transit_discount", "hospital_queue_priority"}
 
@@ -36,11 +37,11 @@ EVENTS = [
 
 
 @pytest.fixture(scope="module")
-def out(b):
+def out(b: Backend) -> Outcome:
     return run(b, preset("suzhou"), PEOPLE, EVENTS, "2016-12-31")
 
 
-def test_the_2016_top_citizen_is_on_134(out):
+def test_the_2016_top_citizen_is_on_134(out: Outcome) -> None:
     # 100 + 1.0 l x 14 + 500 h x 0.04 = 100 + 14 + 20 = 134
     assert out.score("top") == pytest.approx(134.0, abs=1e-9)
     assert out.scores["top"]["cat__civic"] == pytest.approx(34.0, abs=1e-9)
@@ -49,20 +50,20 @@ def test_the_2016_top_citizen_is_on_134(out):
     assert out.scores["top"]["rank"] == 2.0
 
 
-def test_just_over_the_bounds_is_about_134(out):
+def test_just_over_the_bounds_is_about_134(out: Outcome) -> None:
     # 100 + 1.1 x 14 + 505 x 0.04 = 100 + 15.4 + 20.2 = 135.6, the top of this small city
     assert out.score("just_over") == pytest.approx(135.6, abs=1e-9)
     assert out.scores["just_over"]["rank"] == 1.0
     assert out.measures("just_over") == BOTH
 
 
-def test_everyone_starts_at_100(out):
+def test_everyone_starts_at_100(out: Outcome) -> None:
     assert out.score("newcomer") == 100.0
     assert out.band("newcomer") == "member"
     assert out.measures("newcomer") == set()
 
 
-def test_prize_thresholds(out):
+def test_prize_thresholds(out: Outcome) -> None:
     # one 400 ml donation: 100 + 0.4 x 14 = 105.6: no prize
     assert out.score("donor") == pytest.approx(105.6, abs=1e-9)
     assert out.measures("donor") == set()
@@ -72,7 +73,7 @@ def test_prize_thresholds(out):
     assert out.measures("volunteer") == {"transit_discount"}
 
 
-def test_the_announced_transgressions_take_the_discount_away(out):
+def test_the_announced_transgressions_take_the_discount_away(out: Outcome) -> None:
     # 100 + 300 x 0.04 = 112, then fare dodging -5, no-show -2, game cheating -5 -> 100;
     # the 2015 fare dodge is more than a year old and no longer counts
     assert out.score("transgressor") == pytest.approx(100.0, abs=1e-9)

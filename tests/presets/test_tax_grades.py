@@ -5,9 +5,10 @@ The evaluation year is 2024, run on 2024-12-31."""
 from __future__ import annotations
 
 import pytest
-from presetkit import preset, run
+from presetkit import Outcome, preset, run
 
 from enginekit import ev
+from glasscredit.engine.sessions import Backend
 
 A_BENEFITS = {"better_credit", "lower_tax_rate", "investment_opportunities"}
 D_CONSEQUENCES = {"invoice_supply_limited", "higher_tax_scrutiny", "loan_restriction",
@@ -54,17 +55,17 @@ EVENTS = [
 
 
 @pytest.fixture(scope="module")
-def out(b):
+def out(b: Backend) -> Outcome:
     return run(b, preset("tax_grades"), [(f, "organisation") for f in FIRMS], EVENTS,
                "2024-12-31", relations=[("sister", "evader", "same_responsible_person")])
 
 
-def test_a_clean_firm_is_a(out):
+def test_a_clean_firm_is_a(out: Outcome) -> None:
     assert out.score("clean") == 100.0 and out.band("clean") == "A"
     assert out.measures("clean") == A_BENEFITS
 
 
-def test_late_payments_and_statements(out):
+def test_late_payments_and_statements(out: Outcome) -> None:
     # two late payments x -5, one late statement -3 (the 2023 case is outside the year) -> 87: B
     assert out.score("late") == pytest.approx(87.0, abs=1e-9)
     assert out.band("late") == "B"
@@ -73,14 +74,14 @@ def test_late_payments_and_statements(out):
                                    ("late_financial_statements", pytest.approx(3.0))]
 
 
-def test_zero_vat_returns_cost_11_once_and_bar_a(out):
+def test_zero_vat_returns_cost_11_once_and_bar_a(out: Outcome) -> None:
     # March (3 running) and September (3 running, 6 in total) both qualify: -22 capped at -11
     # for the year -> 89: B, never A
     assert out.score("zero_vat") == pytest.approx(89.0, abs=1e-9)
     assert out.band("zero_vat") == "B"
 
 
-def test_c_and_d_by_score(out):
+def test_c_and_d_by_score(out: Outcome) -> None:
     # 7 x -5 and 2 x -3 -> 100 - 35 - 6 = 59: C
     assert out.score("low") == pytest.approx(59.0, abs=1e-9) and out.band("low") == "C"
     assert out.measures("low") == set()
@@ -91,7 +92,7 @@ def test_c_and_d_by_score(out):
     assert out.measures("very_low") == D_CONSEQUENCES
 
 
-def test_direct_d_and_the_responsible_person_s_other_firm(out):
+def test_direct_d_and_the_responsible_person_s_other_firm(out: Outcome) -> None:
     # a tax-evasion case: -100 (and -11) -> 0: D assigned directly
     assert out.score("evader") == 0.0 and out.band("evader") == "D"
     assert out.measures("evader") == D_CONSEQUENCES
@@ -100,13 +101,13 @@ def test_direct_d_and_the_responsible_person_s_other_firm(out):
     assert out.measures("sister") == A_BENEFITS | {"rated_d_by_association"}
 
 
-def test_no_a_in_the_third_year_after_d(out):
+def test_no_a_in_the_third_year_after_d(out: Outcome) -> None:
     # false invoices in March 2022: the -100 counted two years; the -11 counts three -> 89: B
     assert out.score("third_year") == pytest.approx(89.0, abs=1e-9)
     assert out.band("third_year") == "B"
 
 
-def test_a_new_firm_is_m(out):
+def test_a_new_firm_is_m(out: Outcome) -> None:
     # licensed in 2024, one late statement -> 97: the band says A, the grade is M, and the
     # A-grade benefits are withheld
     assert out.score("new") == pytest.approx(97.0, abs=1e-9)
