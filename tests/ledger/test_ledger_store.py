@@ -231,3 +231,28 @@ def test_concurrent_writers_store_a_replayed_key_once(location: str, make_events
         assert _count(book, "SELECT count(*) FROM ledger_events") == 200
         assert _count(book, "SELECT count(*) FROM (SELECT source_id, source_event_id FROM "
                             "ledger_events GROUP BY 1, 2 HAVING count(*) > 1) d") == 0
+
+
+def test_postgres_half_fails_rather_than_skips_under_ci(monkeypatch) -> None:
+    import ledgerkit
+
+    monkeypatch.setattr(ledgerkit, "PG_URL", "postgresql://postgres@127.0.0.1:1/none")
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="PostgreSQL is down under CI"):
+        ledgerkit.pg_url()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        ledgerkit.pg_url()
+
+
+def test_engine_tables_name_the_views_in_their_schema(ledger: Ledger) -> None:
+    tables = ledger.engine_tables()
+    assert set(tables) == set(INPUT_SCHEMAS)
+    for name, relation in tables.items():
+        assert relation.endswith(name)
+        assert ledger.store.query(f"SELECT count(*) FROM {relation}").num_rows == 1
+
+
+def test_relations_are_typed(ledger: Ledger) -> None:
+    with pytest.raises(InputError, match="relation 'enemy' is not one of family"):
+        ledger.relate(PERSON, PERSON_2, "enemy", valid_from=datetime(2020, 1, 1))

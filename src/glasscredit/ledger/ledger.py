@@ -25,6 +25,7 @@ Clock = Callable[[], datetime]
 _ARROW_TYPES = {"string": pa.string(), "double": pa.float64(), "timestamp": pa.timestamp("us"),
                 "boolean": pa.bool_(), "bigint": pa.int64()}
 VOID_KINDS = ("void", "correction")
+RELATIONS = ("family", "friend", "employer", "legal_representative", "shareholder")
 POLICY_MODES = ("live", "simulation")
 
 
@@ -140,6 +141,10 @@ class Ledger:
     def relate(self, subject: str, related: str, relation: str, *, valid_from: datetime,
                valid_to: datetime | None = None, source: str | None = None) -> None:
         """Record a typed link between two subjects named by external id."""
+        if relation not in RELATIONS:
+            raise InputError(f"relation {relation!r} is not one of {', '.join(RELATIONS)}")
+        if valid_to is not None and valid_to < valid_from:
+            raise InputError("a relation cannot end before it starts")
         (a, kind_a), (b, kind_b) = (self.pseudonyms.subject(subject),
                                     self.pseudonyms.subject(related))
         subjects = pa.table({"subject_hmac": [a, b], "subject_kind": [kind_a, kind_b]})
@@ -179,8 +184,9 @@ class Ledger:
         self.store.erase_payload(int(event_id), reason, self.clock())
 
     def engine_tables(self) -> dict[str, str]:
-        """Engine input name -> relation to read it from in this store (same names, as views)."""
-        return {name: name for name in ENGINE_VIEWS}
+        """Engine input name -> relation to read it from in this store (views of those names)."""
+        prefix = f"{self.store.namespace}." if self.store.namespace else ""
+        return {name: prefix + name for name in ENGINE_VIEWS}
 
     def table(self, name: str) -> pa.Table:
         """One engine input table, typed exactly as ``engine.tables.INPUT_SCHEMAS`` says."""

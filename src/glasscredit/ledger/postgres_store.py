@@ -47,6 +47,7 @@ class PostgresStore(SQLStore):
 
         conninfo, self.schema = split_url(url)
         self.url = url
+        self.namespace = self.schema
         try:
             self.connection = psycopg.connect(conninfo, autocommit=True)
         except psycopg.OperationalError as exc:

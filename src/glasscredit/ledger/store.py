@@ -53,6 +53,7 @@ class Store(Protocol):
 
     dialect: Dialect
     url: str
+    namespace: str | None
 
     def create(self, meta: LedgerMeta) -> None: ...
     def exists(self) -> bool: ...
@@ -97,6 +98,7 @@ class SQLStore(ABC):
 
     dialect: Dialect
     url: str
+    namespace: str | None = None  # the schema that qualifies table names, where there is one
 
     @abstractmethod
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> None: ...
