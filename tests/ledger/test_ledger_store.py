@@ -29,7 +29,7 @@ def _count(ledger: Ledger, sql: str) -> int:
 def test_engine_views_have_exactly_the_contract_columns(ledger: Ledger) -> None:
     dialect = ledger.store.dialect.name
     for name, columns in INPUT_SCHEMAS.items():
-        assert ledger.engine_tables()[name] == name
+        assert ledger.engine_tables()[name].split(".")[-1] == name
         described = ledger.store.query(ledger.store.dialect.sql(
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_name = ? AND table_schema = current_schema() "
