@@ -4,6 +4,7 @@ guards they break; the live preset passes every guard."""
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 from presetkit import LIVE, PRESETS, preset
@@ -29,6 +30,12 @@ def test_every_preset_compiles_with_its_sources(name: str) -> None:
     assert cp.name == name
     assert cp.policy.sources, "a preset cites its sources"
     assert cp.policy.mode == ("live" if name in LIVE else "simulation")
+
+
+def test_docs_have_a_section_per_preset() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "presets.md").read_text(encoding="utf-8")
+    assert [line.split("`")[1] for line in docs.splitlines() if line.startswith("## `")] == [
+        *PRESETS]
 
 
 @pytest.mark.parametrize("name", LIVE)
