@@ -1,19 +1,41 @@
-"""Child process for the crash test: ingest numbered batches, acknowledging each after commit.
+"""Child process for the crash test: append numbered batches, acknowledging each after commit.
 
 Usage: crash_writer.py LOCATION ACK_FILE BATCHES ROWS. Resumes after the last acknowledged
-batch; a batch committed but not yet acknowledged is simply replayed (ingest is idempotent).
+batch; a batch committed but not yet acknowledged is simply replayed (appends are idempotent).
+Batches go straight to ``Ledger.append``, the one write path whose atomicity is under test.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
-from ledgerkit import KEY, PERSON, PERSON_2, events_table
+import pyarrow as pa
+from ledgerkit import KEY, PERSON, PERSON_2
 
-from glasscredit.ledger.ingest import ingest_table
+from glasscredit.ledger.batch import Batch
 from glasscredit.ledger.ledger import Ledger
+
+
+def batch(book: Ledger, number: int, rows: int) -> Batch:
+    """``rows`` events keyed ``<number>-<i>`` over two subjects, with honest digests."""
+    macs = [book.pseudonyms.digest(PERSON), book.pseudonyms.digest(PERSON_2)]
+    keys = [f"{number}-{i}" for i in range(rows)]
+    return Batch(events=pa.table({
+        "row_no": pa.array(range(1, rows + 1), pa.int64()),
+        "source_id": ["bank"] * rows,
+        "source_event_id": keys,
+        "subject_hmac": [macs[i % 2] for i in range(rows)],
+        "subject_kind": ["person"] * rows,
+        "kind": ["bill_payment"] * rows,
+        "occurred_at": [datetime(2025, 1, 1)] * rows,
+        "value": [1.0] * rows,
+        "attrs": [f'{{"days_late":{i % 90}}}' for i in range(rows)],
+        "digest": [hashlib.sha256(k.encode()).hexdigest() for k in keys],
+    }))
 
 
 def main() -> None:
@@ -22,13 +44,10 @@ def main() -> None:
     start = max(done) + 1 if done else 0
     with Ledger.open(location, KEY) as book, ack.open("a") as out:
         ack.with_suffix(".ready").touch()
-        for b in range(start, batches):
-            table = events_table([{"source_event_id": f"{b}-{i}",
-                                   "subject": PERSON if i % 2 else PERSON_2,
-                                   "attrs": f'{{"days_late": {i % 90}}}'} for i in range(rows)])
-            report = ingest_table(book, table, "bank", strict=True)
-            assert report.stored + report.duplicates == rows
-            out.write(f"{b}\n")
+        for number in range(start, batches):
+            result = book.append(batch(book, number, rows), strict=True)
+            assert result.stored + result.duplicates == rows
+            out.write(f"{number}\n")
             out.flush()
             os.fsync(out.fileno())
 

@@ -16,7 +16,7 @@ from ledgerkit import KEY
 from glasscredit.ledger.ledger import Ledger
 
 BATCHES = 60
-ROWS = 100
+ROWS = 500
 KILLS = 6
 WRITER = Path(__file__).with_name("crash_writer.py")
 
