@@ -102,14 +102,23 @@ def read_file(path: Path, chunk_rows: int = CHUNK_ROWS) -> tuple[list[str], Iter
         con.close()
         raise IngestError(f"{path.name}: cannot read as {fmt}: {exc}") from exc
 
+    def numbered(batches: list[pa.RecordBatch], start: int) -> pa.Table:
+        table = pa.Table.from_batches(batches)
+        rows = np.arange(start, start + table.num_rows, dtype=np.int64)
+        return table.append_column("row_no", pa.array(rows))
+
     def chunks() -> Iterator[pa.Table]:
-        start = 1
+        """Readers hand out small batches; validation pays per call, so gather chunk_rows."""
+        start, pending, size = 1, [], 0
         try:
             for batch in rel.to_arrow_reader(chunk_rows):
-                table = pa.Table.from_batches([batch])
-                rows = np.arange(start, start + table.num_rows, dtype=np.int64)
-                yield table.append_column("row_no", pa.array(rows))
-                start += table.num_rows
+                pending.append(batch)
+                size += batch.num_rows
+                if size >= chunk_rows:
+                    yield numbered(pending, start)
+                    start, pending, size = start + size, [], 0
+            if pending:
+                yield numbered(pending, start)
         except duckdb.Error as exc:
             raise IngestError(f"{path.name}: cannot read as {fmt}: {exc}") from exc
         finally:
