@@ -299,3 +299,16 @@ def test_corroboration_drops_lone_negative_from_unreliable_source(b):
     assert one(r, "a")["score"] == 100.0
     # b: confirmed by the police on the same day -> rumour counts at 0.5 weight, police fully
     assert one(r, "b")["score"] == pytest.approx(100 - 2.5 - 5, abs=1e-9)
+
+
+def test_a_first_run_does_not_list_whoever_already_meets_the_exit(b):
+    cp = compile_policy(LISTS.replace("min_duration: 90d", "min_duration: 1d"))
+    inp = inputs(b, [("a", "person")], [
+        ev("j1", "a", "dishonest_judgment_debtor", "2024-01-01", trigger="refuse_to_perform"),
+        ev("j2", "a", "judgment_performed", "2024-02-01"),
+    ])
+    # without a snapshot on 2024-03-01 the judgment is already performed: never listed
+    assert rows(score(b, inp, cp, D("2024-03-01")).arrow("lists")) == []
+    # with the 90-day minimum the listing from 2024-01-01 still holds on 2024-03-01
+    held = rows(score(b, inp, compile_policy(LISTS), D("2024-03-01")).arrow("lists"))
+    assert [(x["subject_id"], x["listed"]) for x in held] == [("a", True)]

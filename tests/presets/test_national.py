@@ -148,8 +148,6 @@ def test_an_organisation_on_both_blacklists(runs: Runs) -> None:
     assert out.measures("firm") == {"public_blacklist", "procurement_exclusion"}
 
 
-@pytest.mark.xfail(strict=True, reason="engine gap: a first run (no snapshot) lists a subject "
-                   "whose exit condition already holds; see docs/presets.md")
 def test_a_first_run_does_not_list_a_debtor_who_already_performed(b: Backend) -> None:
     out = run(b, preset("national"), SUBJECTS, EVENTS, "2024-06-01", relations=RELATIONS,
               snapshot=first_snapshot(b))

@@ -95,7 +95,8 @@ def with_lists(c: Ctx, state: Any, prev: Any | None) -> Any:
         new_since = F.coalesce(trig, c.t)
         fresh = p_ended.isNull() | trig.isNull() | (trig > p_ended)
         expired = ((c.t - new_since) >= max_d) if max_d is not None else F.lit(False)
-        enters = enter & fresh & ~expired
+        done = leave_cond & ((c.t - new_since) >= min_d)  # the exit already holds
+        enters = enter & fresh & ~expired & ~done
         listed = F.when(was, stays).otherwise(enters)
         since = F.when(was & stays, p_since).when(~was & enters, new_since)
         ended = (F.when(was & ~stays, ended_old)
