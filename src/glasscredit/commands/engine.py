@@ -17,8 +17,8 @@ from glasscredit.engine.sessions import Backend, duckdb_backend
 from glasscredit.errors import GlassCreditError
 from glasscredit.policy.load import CompiledPolicy, load_policy
 
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="Policy file or preset name.")]
 LedgerOpt = Annotated[str | None, typer.Option(

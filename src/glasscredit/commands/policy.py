@@ -15,7 +15,7 @@ from glasscredit.policy.load import CompiledPolicy, load_policy
 EXIT_OK, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2
 
 app = typer.Typer(no_args_is_help=True, help="Check policy files: structure, catalogue, guards.")
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 @app.callback()
