@@ -160,18 +160,18 @@ def _pair(rng: np.random.Generator, group: Ints, key: Floats, men: Ints, women: 
 
 
 def _attach(rng: np.random.Generator, target_group: Ints, target_age: Floats, group: Ints,
-            mother_age: Floats, gap: tuple[float, float]) -> Ints:
-    """For each target, a couple of its group whose mother is ``gap`` years older, or -1."""
+            parent_age: Floats, gap: tuple[float, float]) -> Ints:
+    """For each target, a couple of its group ``gap`` years older (its younger spouse), or -1."""
     out = np.full(len(target_group), -1)
     if len(group) == 0 or len(target_group) == 0:
         return out
-    keys = group * 200.0 + mother_age + rng.random(len(group))
+    keys = group * 200.0 + parent_age + rng.random(len(group))
     order = np.argsort(keys)
     want = target_group * 200.0 + target_age + rng.uniform(*gap, len(target_group))
     pos = np.clip(np.searchsorted(keys[order], want), 0, len(order) - 1)
     found = order[pos]
-    age_gap = mother_age[found] - target_age
-    ok = (group[found] == target_group) & (age_gap >= 18) & (age_gap <= 48)
+    age_gap = parent_age[found] - target_age
+    ok = (group[found] == target_group) & (age_gap >= 19) & (age_gap <= 48)
     out[ok] = found[ok]
     return out
 
@@ -212,7 +212,7 @@ def _friends(rng: np.random.Generator, p: dict[str, npt.NDArray], adult: Bools) 
         np.concatenate(a), np.concatenate(b))
     n = len(p["age"])
     pairs = np.sort((lo * n + hi)[lo != hi])
-    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]][:len(pairs)]]
     return np.stack([pairs // n, pairs % n])
 
 
@@ -249,7 +249,8 @@ def _minors(rng: np.random.Generator, n: int, ref: np.datetime64, adults: dict[s
     """Children attached to couples whose mother is 24-36 years older; their couple or -1."""
     birth, age = _births(rng, rng.integers(0, 18, n), ref)
     couple = _attach(rng, np.zeros(n, np.int64), age.astype(np.float64),
-                     np.zeros(len(wives), np.int64), adults["age"][wives].astype(np.float64),
+                     np.zeros(len(wives), np.int64), np.minimum(
+                         adults["age"][wives], adults["age"][husbands]).astype(np.float64),
                      (24.0, 36.0))
     has = couple >= 0
     mother = wives[np.maximum(couple, 0)] if len(wives) else np.zeros(n, np.int64)
@@ -272,7 +273,8 @@ def _traits(rng: np.random.Generator, p: dict[str, npt.NDArray], adult: Bools) -
         return rng.normal(size=n)
 
     log_income = np.log(np.maximum(p["income"], 1.0))
-    z = (log_income - log_income[adult].mean()) / max(float(log_income[adult].std()), 1e-9)
+    grown = log_income[adult] if adult.any() else np.zeros(1)
+    z = (log_income - grown.mean()) / max(float(grown.std()), 1e-9)
     return {
         "conscientiousness": noise() + 0.15 * edu + 0.01 * (age - 40),
         "civic": noise() + 0.2 * edu + 0.012 * (age - 40),
@@ -341,7 +343,8 @@ def make_city(people: int, orgs: int, seed: int, start: date = DEFAULT_START) ->
     grown = np.flatnonzero(adult & ~p["migrant"] & (p["age"] <= 55) & (r[2].random(n) < 0.75))
     found = _attach(r[2], p["district"][grown] * 2, p["age"][grown].astype(np.float64),
                     p["district"][wives] * 2 + p["migrant"][wives],
-                    p["age"][wives].astype(np.float64), (24.0, 34.0))
+                    np.minimum(p["age"][wives], p["age"][husbands]).astype(np.float64),
+                    (24.0, 34.0))
     grown, found = grown[found >= 0], found[found >= 0]
     father[grown], mother[grown] = husbands[found], wives[found]
     married = np.zeros(n, bool)
@@ -381,7 +384,7 @@ def make_city(people: int, orgs: int, seed: int, start: date = DEFAULT_START) ->
         employer[staff] = _pick(r[6], p["district"][staff], o["district"], o["size"], 0.75)
         hired[staff] = _years_back(r[6], ref, np.minimum(p["age"][staff] - 18, 15))
         cand = np.flatnonzero(adult & (p["age"] >= 25) & (p["age"] <= 70))
-        weight = (deciles[cand] ** 2).astype(np.float64) * np.where(p["employment"][cand] == 1, 10.0, 1.0)
+        weight = deciles[cand] ** 2 * np.where(p["employment"][cand] == 1, 10.0, 1.0)
         legal_rep = cand[_pick(r[6], o["district"], p["district"][cand], weight, 0.9)]
     employees = np.bincount(employer[employer >= 0], minlength=orgs)
     log_size = np.log1p(employees)
