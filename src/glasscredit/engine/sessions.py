@@ -134,8 +134,9 @@ def spark_backend(session: Any = None) -> Backend:
     spark = session or (
         SparkSession.builder.master("local[2]").appName("glasscredit")
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate())
     return Backend("spark", spark, F, Window)
 
