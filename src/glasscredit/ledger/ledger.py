@@ -222,3 +222,26 @@ class Ledger:
         from glasscredit.ledger.snapshots import read_snapshot
 
         return read_snapshot(self, name, policy_hash, as_of)
+
+    #: Tables the HTTP service appends to, beyond ``batch.ROW_TABLES`` (issue 5).
+    SERVICE_TABLES = ("ledger_clients", "ledger_subject_state", "ledger_list_members",
+                      "ledger_decisions", "ledger_notices", "ledger_outbox", "ledger_statements")
+
+    def append_rows(self, rows: dict[str, pa.Table]) -> AppendResult:
+        """Append plain rows (service tables included) as one batch through the one write path."""
+        from glasscredit.ledger.batch import ROW_TABLES, _conform
+
+        unknown = sorted(set(rows) - set(ROW_TABLES) - set(self.SERVICE_TABLES))
+        if unknown:
+            raise InputError(f"a batch cannot append to {unknown}")
+        batch = Batch(rows={n: t for n, t in rows.items() if n in ROW_TABLES})
+        batch.rows.update({n: _conform(n, t) for n, t in rows.items() if n not in ROW_TABLES})
+        return self.append(batch)
+
+    def ensure_tables(self) -> None:
+        """Create tables added since this ledger was made (each statement is idempotent)."""
+        from glasscredit.ledger.schema import TABLES
+
+        with self.store._transaction():
+            for name in self.SERVICE_TABLES:
+                self.store._exec(TABLES[name].ddl(self.store.dialect))

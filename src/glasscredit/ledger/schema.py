@@ -123,6 +123,21 @@ TABLES: Final[dict[str, Table]] = {t.name: t for t in (
        "since:ts? ended_at:ts? batch_id:id"),
     _t("ledger_measure_state", "policy_hash:text as_of:ts subject_id:id measure:text active:bool "
        "since:ts? failing_since:ts? batch_id:id"),
+    # The HTTP service (issue 5): clients, real-time state, decisions, notices, outbox, statements.
+    _t("ledger_clients", "client_id:text name:text scopes:text key_hash:text subject_id:id? "
+       "active:bool created_at:ts batch_id:id"),
+    _t("ledger_subject_state", "subject_id:id policy_hash:text scored_at:ts score:double "
+       "band:text? state:json batch_id:id"),
+    _t("ledger_list_members", "subject_id:id policy_hash:text list:text listed:bool since:ts? "
+       "as_of:ts batch_id:id"),
+    _t("ledger_decisions", "decision_id:text subject_id:id client:text measure:text outcome:text "
+       "score:double band:text? reasons:json policy_version:text decided_at:ts batch_id:id"),
+    _t("ledger_notices", "notice_id:text subject_id:id measure:text action:text body:json "
+       "issued_at:ts batch_id:id"),
+    _t("ledger_outbox", "message_id:text source_id:text topic:text body:json created_at:ts "
+       "batch_id:id"),
+    _t("ledger_statements", "statement_id:text subject_id:id issued_at:ts expires_at:ts "
+       "body:json batch_id:id"),
 )}
 
 SEQUENCES: Final = ("ledger_batch_seq", "ledger_subject_seq", "ledger_event_seq")
