@@ -43,6 +43,7 @@ class Prepared:
     """The recorded SQL of one plan: steps to materialise, then output queries."""
 
     steps: tuple[tuple[str, str], ...]
+    constant: frozenset[str]
     outputs: dict[str, str]
     neighbours: str | None
     hops: int
@@ -54,7 +55,8 @@ def _quote(values: list[str]) -> str:
 
 
 def _bind(sql: str, as_of: datetime, scope: list[str] | None, targets: list[str] | None,
-          suffix: str, renames: dict[str, str] | None = None) -> str:
+          suffix: str, renames: dict[str, str] | None = None,
+          constant: frozenset[str] = frozenset()) -> str:
     if renames:
         sql = _INPUT.sub(lambda m: renames.get(m.group(0), m.group(0)), sql)
     t = epoch(as_of)
@@ -64,7 +66,14 @@ def _bind(sql: str, as_of: datetime, scope: list[str] | None, targets: list[str]
         sql = sql.replace(f"'{SCOPE}'", _quote(scope))
     if targets is not None:
         sql = sql.replace(f"'{TARGETS}'", _quote(targets))
-    return _TEMP.sub(lambda m: f"gc_tmp_{m.group(1)}{suffix}", sql)
+    return _TEMP.sub(lambda m: m.group(0) if m.group(0) in constant
+                     else f"gc_tmp_{m.group(1)}{suffix}", sql)
+
+
+def _is_constant(sql: str) -> bool:
+    """A step that reads no input, no time and no subject list (the rules table)."""
+    return not (_INPUT.search(sql) or _TEMP.search(sql) or _EPOCH_TEXT in sql
+                or _TIME_TEXT in sql or SCOPE in sql or TARGETS in sql)
 
 
 def _key(cp: CompiledPolicy, inputs: Inputs, snapshot: Snapshot, subset: bool,
@@ -101,7 +110,11 @@ def _record(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, 
         neighbours = pairs.sql(dialect="duckdb", optimize=False, pretty=False)
     steps = tuple(b.log)
     b.log = []
-    return Prepared(steps, outputs, neighbours, hops, names)
+    constant = frozenset(name for name, sql in steps if _is_constant(sql))
+    for name, sql in steps:
+        if name in constant:  # made once, in full, and shared by every replay
+            b.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+    return Prepared(steps, constant, outputs, neighbours, hops, names)
 
 
 def _drop(con: Any, names: list[str]) -> None:
@@ -130,7 +143,8 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
         for _ in range(prep.hops):
             if not frontier:
                 break
-            sql = _bind(prep.neighbours, as_of, sorted(frontier), None, "", renames)
+            sql = _bind(prep.neighbours, as_of, sorted(frontier), None, "", renames,
+                        prep.constant)
             new = {row[0] for row in con.execute(sql).fetchall()}
             frontier = new - found
             found |= new
@@ -138,10 +152,12 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
     suffix = f"_r{next(_runs)}"
     made = []
     for name, sql in prep.steps:
+        if name in prep.constant:
+            continue
         con.execute(f"CREATE TEMP TABLE {name}{suffix} AS "
-                    + _bind(sql, as_of, scope, targets, suffix, renames))
+                    + _bind(sql, as_of, scope, targets, suffix, renames, prep.constant))
         made.append(f"{name}{suffix}")
-    out = Result(b, sql={name: _bind(sql, as_of, scope, targets, suffix, renames)
+    out = Result(b, sql={name: _bind(sql, as_of, scope, targets, suffix, renames, prep.constant)
                          for name, sql in prep.outputs.items()})
     weakref.finalize(out, _drop, con, made)
     return out

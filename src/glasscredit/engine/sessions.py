@@ -97,7 +97,8 @@ class Backend:
         return self.session.table(name)
 
     def release(self) -> None:
-        """Drop what materialise made."""
+        """Drop what materialise made, and the prepared plans that read it."""
+        self.cache.clear()
         for name in self._temps:
             self.connection.execute(f"DROP TABLE IF EXISTS {name}")
         self._temps.clear()
