@@ -1,0 +1,64 @@
+"""Who is calling: ``Authorization: Bearer gck_<id>_<secret>``, scopes, and the rate limit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from glasscredit.api.errors import ApiError
+from glasscredit.api.limits import retry_after
+from glasscredit.api.service import Service
+from glasscredit.rights.clients import Client, key_matches, split_key
+
+bearer = HTTPBearer(auto_error=False, description="An API key from `glasscredit client add`.")
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def service(request: Request) -> Service:
+    svc: Service = request.app.state.service
+    return svc
+
+
+def _limit(svc: Service, key: str) -> None:
+    wait = svc.rate.take(key)
+    if wait > 0:
+        raise ApiError(429, "too many requests; slow down", headers=retry_after(wait))
+
+
+def public_limit(request: Request, svc: Annotated[Service, Depends(service)]) -> None:
+    """Rate-limit unauthenticated callers by address."""
+    _limit(svc, f"ip:{request.client.host if request.client else '?'}")
+
+
+def caller(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+           svc: Annotated[Service, Depends(service)]) -> Client:
+    """The authenticated client; 401 for a missing, malformed or unknown key."""
+    if creds is None:
+        raise ApiError(401, "an API key is required (Authorization: Bearer …)", headers=_CHALLENGE)
+    parts = split_key(creds.credentials)
+    client = svc.client(parts[0]) if parts else None
+    if client is None or parts is None or not key_matches(client, parts[1]):
+        raise ApiError(401, "unknown or revoked API key", headers=_CHALLENGE)
+    _limit(svc, f"client:{client.client_id}")
+    return client
+
+
+def scoped(*scopes: str) -> Callable[[Client], Client]:
+    """A dependency admitting clients holding any of ``scopes``; 403 for the others."""
+
+    def check(client: Annotated[Client, Depends(caller)]) -> Client:
+        if not client.scopes & set(scopes):
+            raise ApiError(403, f"this needs the {' or '.join(scopes)} scope")
+        return client
+
+    return check
+
+
+def own_subject(client: Annotated[Client, Depends(scoped("subject"))]) -> tuple[Client, str]:
+    """A subject client and its internal subject id."""
+    if client.subject_id is None:
+        raise ApiError(403, "this client acts for no subject")
+    return client, client.subject_id

@@ -1,0 +1,100 @@
+"""``Service``: the ledger, the live policy, the clock and the signing key behind one lock.
+
+DuckDB connections and the engine's SQLFrame session are not thread-safe, so every ledger and
+engine call runs under ``Service.lock``: run one worker process per ledger file (PostgreSQL
+ledgers can take several replicas, each with its own lock).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from glasscredit.api.errors import ApiError
+from glasscredit.api.limits import Limits, RateLimiter
+from glasscredit.catalogue import Catalogue, load_catalogue
+from glasscredit.ledger.ledger import Ledger
+from glasscredit.policy.load import CompiledPolicy
+from glasscredit.rights import disputes
+from glasscredit.rights.clients import Client, load_clients
+from glasscredit.rights.state import latest_states, rescore
+from glasscredit.runs import check_mode
+
+#: A kept state older than this is recomputed on read (decay and validity windows move on).
+MAX_STATE_AGE: Final = timedelta(hours=24)
+CLIENTS_TTL_SECONDS: Final = 5.0
+SWEEP_EVERY: Final = timedelta(minutes=1)
+
+
+class Service:
+    """What the routes share; ``lock`` serialises every ledger and engine call."""
+
+    def __init__(self, ledger: Ledger, cp: CompiledPolicy, clock: Callable[[], datetime],
+                 signing_key: Ed25519PrivateKey, limits: Limits) -> None:
+        check_mode(ledger, cp)
+        self.ledger, self.cp, self.clock = ledger, cp, clock
+        self.signing_key, self.limits = signing_key, limits
+        self.lock = threading.RLock()
+        self.rate = RateLimiter(limits.rate_per_second, limits.burst)
+        self.catalogue: Catalogue = load_catalogue()
+        self._clients: dict[str, Client] = {}
+        self._clients_at = -1e9
+        self._swept: datetime | None = None
+        with self.lock:
+            ledger.ensure_tables()
+            ledger.store_policy(cp.text, cp.name, cp.policy.mode)
+
+    def warm(self) -> None:
+        """Build the engine's prepared plan now, not on the first request (several seconds)."""
+        with self.lock:
+            self.ledger.ensure_tables()
+            from glasscredit.runs import score_ledger
+
+            score_ledger(self.ledger, self.cp, self.clock(), ["0"], keep=False)
+
+    def client(self, client_id: str) -> Client | None:
+        """A client by id, from a cache refreshed every few seconds (keys added elsewhere)."""
+        if time.monotonic() - self._clients_at > CLIENTS_TTL_SECONDS:
+            with self.lock:
+                self._clients = load_clients(self.ledger)
+            self._clients_at = time.monotonic()
+        return self._clients.get(client_id)
+
+    def forget_clients(self) -> None:
+        self._clients_at = -1e9
+
+    def subject_id(self, external_id: str) -> str | None:
+        with self.lock:
+            return self.ledger.subject_id(external_id)
+
+    def standing(self, subject_id: str) -> dict[str, Any]:
+        """The subject's kept state, rescored first when missing or stale; 404 if unscorable."""
+        with self.lock:
+            state = latest_states(self.ledger, self.cp, [subject_id]).get(subject_id)
+            if state is None or state["scored_at"] < self.clock() - MAX_STATE_AGE:
+                rescore(self.ledger, self.cp, [subject_id], self.clock())
+                state = latest_states(self.ledger, self.cp, [subject_id]).get(subject_id)
+        if state is None:
+            raise ApiError(404, f"the subject is not scored under {self.cp.version_id}")
+        return state
+
+    def rescore(self, subject_ids: list[str]) -> None:
+        with self.lock:
+            rescore(self.ledger, self.cp, subject_ids, self.clock())
+
+    def sweep(self, force: bool = False) -> list[disputes.Dispute]:
+        """Void events of disputes past their deadline (at most once a minute unless forced)."""
+        now = self.clock()
+        if not force and self._swept is not None and now - self._swept < SWEEP_EVERY:
+            return []
+        with self.lock:
+            closed = disputes.sweep(self.ledger)
+            if closed:
+                rescore(self.ledger, self.cp, sorted({d.subject_id for d in closed}), now)
+            self._swept = now
+        return closed
