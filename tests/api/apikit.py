@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +92,12 @@ def make_world(tmp: Path, limits: Limits | None = None) -> World:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+def person(n: int) -> str:
+    """A valid resident id of its own for each test that needs a fresh subject."""
+    from datetime import date
+
+    from glasscredit.ids import resident_id
+
+    return resident_id("110105", date(1980, 1, 1) + timedelta(days=n), 1 + n % 900)
