@@ -134,8 +134,8 @@ def ingest_chunks(ledger: Ledger, columns: list[str], chunks: Iterator[pa.Table]
     check_columns(columns)
     if not ledger.has_source(source):
         raise IngestError(f"unknown source {source!r}; add it with `glasscredit source add`")
-    validator = EventValidator(catalogue or load_catalogue(), ledger.pseudonyms, columns,
-                               ledger.clock(), allow_legacy)
+    validator = EventValidator(catalogue or load_catalogue(), ledger.pseudonyms, ledger.clock(),
+                               allow_legacy)
     report = IngestReport(source)
     good: list[pa.Table] = []
     try:

@@ -175,11 +175,10 @@ def build_sql(schema: pa.Schema, catalogue: Catalogue, kinds: frozenset[str]) ->
 class EventValidator:
     """Checks chunks of one file against the catalogue; holds the per-file DuckDB and id cache."""
 
-    def __init__(self, catalogue: Catalogue, pseudonyms: Pseudonymiser, columns: list[str],
-                 now: datetime, allow_legacy: bool = False) -> None:
+    def __init__(self, catalogue: Catalogue, pseudonyms: Pseudonymiser, now: datetime,
+                 allow_legacy: bool = False) -> None:
         self.catalogue = catalogue
         self.pseudonyms = pseudonyms
-        self.columns = columns
         self.now = now.replace(tzinfo=None)
         self.allow_legacy = allow_legacy
         self.con = duckdb.connect()
