@@ -177,6 +177,7 @@ def test_parquet_with_native_types(duck: Ledger, tmp_path: Path) -> None:
     ("source_event_id,subject,kind,occurred_at,ocurred", "unknown column(s): ocurred"),
     ("source_event_id,subject,kind,occurred_at,attrs,attr.x",
      "use either an attrs column or attr.<name> columns, not both"),
+    ('source_event_id,subject,kind,occurred_at,"attr.x"" OR 1"', 'unknown column(s): attr.x" OR 1'),
 ])
 def test_unusable_files_are_refused_whole(duck, tmp_path, header, message):
     path = tmp_path / "e.csv"

@@ -9,6 +9,7 @@ good rows are appended through ``Ledger.append`` in one transaction, and bad row
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from glasscredit.ledger.validate import ATTR_PREFIX, OPTIONAL, REQUIRED, EventVa
 FORMATS: Final = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
                   ".ndjson": "jsonl", ".json": "jsonl"}
 CHUNK_ROWS: Final = 262_144
+_ATTR_NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
 Progress = Callable[[int], None]
 
 
@@ -48,7 +50,7 @@ def check_columns(columns: list[str]) -> None:
     """Refuse a file whose header cannot be ingested at all, before reading its rows."""
     missing = [c for c in REQUIRED if c not in columns]
     unknown = [c for c in columns if c not in (*REQUIRED, *OPTIONAL) and not (
-        c.startswith(ATTR_PREFIX) and len(c) > len(ATTR_PREFIX))]
+        c.startswith(ATTR_PREFIX) and _ATTR_NAME.fullmatch(c[len(ATTR_PREFIX):]))]
     problems = []
     if missing:
         problems.append(f"missing column(s): {', '.join(missing)}")
@@ -72,7 +74,8 @@ def _reader_sql(path: Path, fmt: str, con: duckdb.DuckDBPyConnection) -> str:
         return f"SELECT * FROM read_csv({lit}, all_varchar = true, header = true)"
     names = [r[0] for r in con.execute(
         f"DESCRIBE SELECT * FROM read_json({lit}, format = 'newline_delimited')").fetchall()]
-    spec = ", ".join(f"'{n}': '{'JSON' if n == 'attrs' else 'VARCHAR'}'" for n in names)
+    quoted = {n: "'" + n.replace("'", "''") + "'" for n in names}  # names come from the file
+    spec = ", ".join(f"{quoted[n]}: '{'JSON' if n == 'attrs' else 'VARCHAR'}'" for n in names)
     return (f"SELECT * FROM read_json({lit}, format = 'newline_delimited', "
             f"columns = {{{spec}}})")
 

@@ -68,7 +68,8 @@ def _attrs_from_columns(columns: list[str], catalogue: Catalogue) -> str:
     parts = []
     for col in columns:
         name = col[len(ATTR_PREFIX):]
-        raw = f'trim(CAST("{col}" AS VARCHAR))'
+        ident = '"' + col.replace('"', '""') + '"'
+        raw = f"trim(CAST({ident} AS VARCHAR))"
         declared = types.get(name, {"string"})
         if declared & {"int", "float"}:
             value = (f"CASE WHEN regexp_full_match({raw}, '-?[0-9]+') THEN {raw} "
