@@ -64,6 +64,7 @@ def _bars() -> Progress:
 def _runs(city: Path, policies: list[str], months: int | None,
           out_dir: Path | None = None) -> tuple[Backend, Inputs, list[CityRun]]:
     b = duckdb_backend()
+    b.connection.execute("SET enable_progress_bar = false")  # DuckDB would print
     with _bars() as bar:
         bars = _Bars(bar)
         try:

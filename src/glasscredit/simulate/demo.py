@@ -62,6 +62,7 @@ def run_demo(out_dir: str | Path, people: int = 100_000, orgs: int = 5_000, mont
     write_city(make_city(people, orgs, seed), city_dir, months, FALSE_RECORDS, progress)
     seconds["city"] = time.perf_counter() - t
     b = duckdb_backend()
+    b.connection.execute("SET enable_progress_bar = false")  # DuckDB would print
     t = time.perf_counter()
     inputs = city_inputs(b, city_dir)
     seconds["read"] = time.perf_counter() - t
