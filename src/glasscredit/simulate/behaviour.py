@@ -422,16 +422,17 @@ class Behaviour:
         return model
 
     def month(self, m: int, false_records: float = 0.0) -> pa.Table:
-        """Events of month ``m`` (0 = the city's start), sorted by subject and time.
+        """Events of month ``m`` (0 = the city's start), grouped by kind.
 
-        Columns: ``subject`` (global index), ``kind``, ``occurred_at``, ``recorded_at``,
-        ``source_id``, ``value``, ``attrs`` (JSON) and ``false_record``. False records copy
+        Columns: ``subject`` (global index), ``kind`` and ``source_id`` (dictionary-encoded),
+        ``occurred_at``, ``recorded_at``, ``value``, ``attrs`` (JSON) and ``false_record``; the
+        attrs column has one chunk per kind, each built in one Arrow pass. False records copy
         negative kinds onto random eligible subjects, ``false_records`` per genuine one, and
         are drawn after the genuine events, so adding them changes nothing else.
         """
         first = np.datetime64(self.city.start, "M") + m
-        t0 = first.astype("datetime64[s]")
-        span = int((first + 1).astype("datetime64[s]").astype(np.int64) - t0.astype(np.int64))
+        t0 = int(first.astype("datetime64[s]").astype(np.int64))
+        span = int((first + 1).astype("datetime64[s]").astype(np.int64)) - t0
         calendar = int(first.astype(np.int64) % 12) + 1
         parts = []
         for i, model in enumerate(self.models):
@@ -443,20 +444,22 @@ class Behaviour:
             if false_records > 0 and model.spec.negative and len(model.eligible):
                 fake = rng.integers(0, len(model.eligible), rng.poisson(false_records * k))
                 parts.append(self._events(model, rng, model.eligible[fake], t0, span, True))
-        table = pa.concat_tables(parts)
-        offset = table["occurred_at"].to_numpy().astype(np.int64) // 1_000_000 - int(
-            t0.astype(np.int64))
-        order = np.argsort(table["subject"].to_numpy() << 32 | np.clip(offset, 0, 2**31))
-        table = table.take(pa.array(order))
-        kinds = pc.take(pa.array(self.kinds), table["kind"])
-        sources = pc.take(pa.array(self.sources), table["source_id"])
-        return table.set_column(1, "kind", kinds).set_column(4, "source_id", sources)
+        subject, kind, when, recorded, source, value = (
+            np.concatenate([p[i] for p in parts]) for i in range(6))
+        return pa.table({
+            "subject": pa.array(subject),
+            "kind": pa.DictionaryArray.from_arrays(pa.array(kind), pa.array(self.kinds)),
+            "occurred_at": _stamp(when), "recorded_at": _stamp(recorded),
+            "source_id": pa.DictionaryArray.from_arrays(pa.array(source), pa.array(self.sources)),
+            "value": pa.array(value), "attrs": pa.chunked_array([p[6] for p in parts]),
+            "false_record": pa.array(source == len(self.sources) - 1),
+        })
 
-    def _events(self, model: Model, rng: np.random.Generator, who: Arr, t0: np.datetime64,
-                span: int, false: bool) -> pa.Table:
+    def _events(self, model: Model, rng: np.random.Generator, who: Arr, t0: int, span: int,
+                false: bool) -> tuple[Any, ...]:
         n = len(who)
-        when = t0 + rng.integers(0, span, n).astype("timedelta64[s]")
-        d = Draw(rng, model.cov, who, when)
+        when = t0 + rng.integers(0, span, n)
+        d = Draw(rng, model.cov, who, when.astype("datetime64[s]"))
         d.value = np.asarray(model.value(d), np.float64)
         texts: dict[str, Any] = {}
         for name, gen in model.attrs:
@@ -466,28 +469,23 @@ class Behaviour:
             texts[name] = to_json(name, out)
         if model.spec.due:
             late = d.raw.get("days_late", np.zeros(n, np.int64))
-            on_time = t0 + (rng.random(n) * model.spec.due * 86400).astype("timedelta64[s]")
-            due = t0 + np.timedelta64(model.spec.due - 1, "D") + rng.integers(
-                28800, 64800, n).astype("timedelta64[s]")
-            when = np.where(late > 0, due + late.astype("timedelta64[D]"), on_time)
+            on_time = t0 + (rng.random(n) * model.spec.due * 86400).astype(np.int64)
+            due = t0 + (model.spec.due - 1) * 86400 + rng.integers(28800, 64800, n)
+            when = np.where(late > 0, due + late * 86400, on_time)
         source = len(self.sources) - 1 if false else self.sources.index(
             self.catalogue.kind(model.spec.kind).source or "platform")
-        lag = lag_seconds(rng, self.sources[source], n).astype("timedelta64[s]")
         parts: list[Any] = []
         for i, name in enumerate(model.json_names):
             parts += [('{"' if i == 0 else ',"') + name + '":', texts[name]]
         attrs = pc.binary_join_element_wise(*parts, "}", "") if parts else pa.array(
             np.full(n, "{}"))
-        return pa.table({
-            "subject": pa.array(who + model.offset, pa.int64()),
-            "kind": pa.array(np.full(n, model.code, np.int16)),
-            "occurred_at": pa.array(when.astype("datetime64[us]")),
-            "recorded_at": pa.array((when + lag).astype("datetime64[us]")),
-            "source_id": pa.array(np.full(n, source, np.int16)),
-            "value": pa.array(d.value),
-            "attrs": attrs.cast(pa.string()) if parts else attrs,
-            "false_record": pa.array(np.full(n, false)),
-        })
+        return (who + model.offset, np.full(n, model.code, np.int16), when,
+                when + lag_seconds(rng, self.sources[source], n), np.full(n, source, np.int16),
+                d.value, attrs.cast(pa.string()))
+
+
+def _stamp(seconds: Arr) -> pa.Array:
+    return pa.array(seconds * 1_000_000).cast(pa.timestamp("us"))
 
 
 def lag_seconds(rng: np.random.Generator, source: str, n: int) -> Arr:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,9 @@ MANIFEST = "city.json"
 RELATION_SOURCES = {"spouse": "civil_affairs", "parent": "civil_affairs", "friend": "platform",
                     "employer": "employer", "legal_representative": "market_regulator"}
 _TS = pa.timestamp("us")
+EVENTS = arrow_schema(INPUT_SCHEMAS["events"])
+TRUTH = pa.schema([("event_id", pa.string()), ("subject_id", pa.string()), ("kind", pa.string()),
+                   ("source_id", pa.string()), ("occurred_at", _TS)])
 
 
 @dataclass
@@ -80,6 +84,11 @@ def subject_ids(city: City) -> pa.Array:
     return pa.concat_arrays([people, orgs])
 
 
+def _dates(days: np.ndarray) -> pa.Array:
+    """Dates without pandas (``pa.array`` on datetime64 imports it, a second per process)."""
+    return pa.array(days.astype("datetime64[D]").astype(np.int32), pa.int32()).cast(pa.date32())
+
+
 def _take(vocab: tuple[str, ...] | list[str], codes: np.ndarray) -> pa.Array:
     return pc.take(pa.array(list(vocab)), pa.array(np.asarray(codes, np.int64)))
 
@@ -100,7 +109,7 @@ def audit_tables(city: City, ids: pa.Array) -> dict[str, pa.Table]:
         "subject_id": pid, "external_id": pa.array(p.external_id),
         "district": _take(codes, p.district), "district_name": _take(
             [d.name for d in DISTRICTS], p.district),
-        "sex": _take(SEXES, p.male), "birth_date": pa.array(p.birth),
+        "sex": _take(SEXES, p.male), "birth_date": _dates(p.birth),
         "age": pa.array(p.age), "age_band": _band(AGE_BANDS, p.age),
         "hukou": _take(HUKOU, p.migrant), "education": _take(EDUCATION, p.education),
         "employment": _take(EMPLOYMENT, p.employment),
@@ -112,7 +121,7 @@ def audit_tables(city: City, ids: pa.Array) -> dict[str, pa.Table]:
         "district": _take(codes, o.district), "entity_type": _take(list(ENTITIES.values()),
                                                                    o.entity),
         "sector": _take(SECTORS, o.sector), "employees": pa.array(o.employees),
-        "size_band": _band(SIZE_BANDS, o.employees), "founded": pa.array(o.founded),
+        "size_band": _band(SIZE_BANDS, o.employees), "founded": _dates(o.founded),
         "legal_rep_id": pid.take(pa.array(o.legal_rep))})
     truth_people = pa.table({"subject_id": pid, **{k: pa.array(np.round(v, 4))
                                                    for k, v in p.traits.items()}})
@@ -134,7 +143,7 @@ def engine_tables(city: City, ids: pa.Array) -> dict[str, pa.Table]:
         "relations": pa.table({
             "subject_id": ids.take(pa.array(r.subject)), "related_id": ids.take(
                 pa.array(r.related)), "relation": _take(RELATIONS, r.relation),
-            "valid_from": pa.array(r.valid_from.astype("datetime64[us]")),
+            "valid_from": _dates(r.valid_from).cast(_TS),
             "valid_to": pa.nulls(len(r.subject), _TS)}),
         "voids": pa.table({"event_id": pa.array([], pa.string()), "voided_at": pa.array([], _TS)}),
     }
@@ -161,47 +170,67 @@ def _group_rows(city: City, events: np.ndarray, negatives: np.ndarray,
     return rows
 
 
+def _event_tables(month: pa.Table, ids: pa.Array, first: int) -> tuple[pa.Table, pa.Table]:
+    """A month in the engine's ``events`` shape (ids from ``first``), and its false records."""
+    numbers = pa.array(np.arange(first, first + month.num_rows)).cast(pa.string())
+    table = pa.table({
+        "event_id": pc.binary_join_element_wise("e", pc.utf8_lpad(numbers, 10, padding="0"), ""),
+        "subject_id": ids.take(month["subject"]),
+        **{c: month[c] for c in EVENTS.names[2:]}}).cast(EVENTS)
+    return table, table.filter(month["false_record"]).select(TRUTH.names).cast(TRUTH)
+
+
+def _write_both(events: pq.ParquetWriter, table: pa.Table, truth: pq.ParquetWriter,
+                fake: pa.Table) -> None:
+    events.write_table(table)
+    truth.write_table(fake)
+
+
 def write_city(city: City, out: Path, months: int, false_records: float = 0.0,
                progress: Progress | None = None) -> CitySummary:
-    """Write the city and ``months`` months of events under ``out``; returns what was written."""
+    """Write the city and ``months`` months of events under ``out``; returns what was written.
+
+    Month ``m + 1`` is generated while month ``m`` is written by a second thread, so the two
+    cores of a small machine share the work and at most two months sit in memory.
+    """
     out.mkdir(parents=True, exist_ok=True)
     ids = subject_ids(city)
     for name, table in {**engine_tables(city, ids), **audit_tables(city, ids)}.items():
         pq.write_table(table, out / f"{name}.parquet")
     behaviour = Behaviour(city)
     summary = CitySummary(city.n_people, city.n_orgs, months)
+    counts = np.zeros(2 * len(behaviour.kinds), np.int64)
     per_person, negative = np.zeros(city.n_people), np.zeros(city.n_people)
-    schema = arrow_schema(INPUT_SCHEMAS["events"])
-    truth_schema = pa.schema([("event_id", pa.string()), ("subject_id", pa.string()),
-                              ("kind", pa.string()), ("source_id", pa.string()),
-                              ("occurred_at", _TS)])
-    with pq.ParquetWriter(out / "events.parquet", schema) as events, pq.ParquetWriter(
-            out / "truth_false_records.parquet", truth_schema) as truth:
+    negative_codes = [behaviour.kinds.index(k) for k in behaviour.negative]
+    options = {"use_dictionary": ["kind", "source_id"], "write_statistics": [
+        "subject_id", "kind", "occurred_at", "source_id"]}
+    with pq.ParquetWriter(out / "events.parquet", EVENTS, **options) as events, \
+            pq.ParquetWriter(out / "truth_false_records.parquet", TRUTH) as truth, \
+            ThreadPoolExecutor(1) as pool:
+        pending: Future[None] | None = None
         for m in range(months):
             if progress is not None:
                 progress("events", m, months)
             month = behaviour.month(m, false_records)
-            event_id = pc.binary_join_element_wise(
-                "e", pc.utf8_lpad(pa.array(np.arange(summary.events + 1, summary.events + 1
-                                                     + month.num_rows)).cast(pa.string()), 10,
-                                  padding="0"), "")
+            table, fake = _event_tables(month, ids, summary.events + 1)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(_write_both, events, table, truth, fake)
             subject = month["subject"].to_numpy()
-            table = pa.table({"event_id": event_id, "subject_id": ids.take(month["subject"]),
-                              **{c: month[c] for c in schema.names[2:]}}).cast(schema)
-            events.write_table(table)
-            flagged = month["false_record"]
-            truth.write_table(table.filter(flagged).select(truth_schema.names).cast(truth_schema))
-            person = subject < city.n_people
-            is_negative = pc.is_in(month["kind"], pa.array(behaviour.negative)).to_numpy(
-                zero_copy_only=False) & ~flagged.to_numpy(zero_copy_only=False)
-            per_person += np.bincount(subject[person], minlength=city.n_people)
-            negative += np.bincount(subject[person & is_negative], minlength=city.n_people)
-            for org, rows in ((0, month["kind"].filter(pa.array(person))),
-                              (1, month["kind"].filter(pa.array(~person)))):
-                for item in pc.value_counts(rows).to_pylist():
-                    summary.kinds.setdefault(item["values"], [0, 0])[org] += item["counts"]
+            kind = month["kind"].combine_chunks().indices.to_numpy()
+            flagged = month["false_record"].to_numpy(zero_copy_only=False)
+            org = subject >= city.n_people
+            counts += np.bincount(kind * 2 + org, minlength=len(counts))
+            person = subject[~org]
+            per_person += np.bincount(person, minlength=city.n_people)
+            bad = np.isin(kind, negative_codes) & ~flagged & ~org
+            negative += np.bincount(subject[bad], minlength=city.n_people)
             summary.events += month.num_rows
-            summary.false_records += int(pc.sum(flagged.cast(pa.int64())).as_py() or 0)
+            summary.false_records += int(flagged.sum())
+        if pending is not None:
+            pending.result()
+    summary.kinds = {k: [int(counts[2 * i]), int(counts[2 * i + 1])]
+                     for i, k in enumerate(behaviour.kinds) if counts[2 * i:2 * i + 2].any()}
     summary.groups = _group_rows(city, per_person, negative, max(months, 1))
     end = np.datetime64(city.start, "M") + months
     manifest = {"generator": "glasscredit.simulate", "seed": city.seed, "people": city.n_people,
