@@ -64,7 +64,7 @@ def test_init_ingest_score_decide_explain(tmp_path: Path) -> None:
 
 
 def test_demo_prints_both_policies_and_their_findings() -> None:
-    out = run("demo")
+    out = run("demo", "--example")
     assert "volunteer_rewards@2026.1" in out and "sesame_like@2026.1" in out
     assert "6 guard finding(s)" in out and "[others-conduct]" in out
 

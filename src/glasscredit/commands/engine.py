@@ -206,8 +206,8 @@ def decide_cmd(subject: Annotated[str, typer.Argument(help="Internal subject id.
         out.print(f"  {r['rank']}. {r['reason']} (−{r['points_lost']:.2f})", highlight=False)
 
 
-def demo_cmd() -> None:
-    """Score the shipped example (36 people) under two example policies and explain one."""
+def _example_demo() -> None:
+    """Score the shipped 36-person example under two example policies."""
     from glasscredit.examples import AS_OF, POLICIES, example_inputs, path
 
     b = duckdb_backend()
@@ -223,6 +223,47 @@ def demo_cmd() -> None:
             for f in cp.findings:
                 out.print(f"  {f}", highlight=False, markup=False)
     out.print("\nTry: glasscredit explain p03 --policy example:sesame_like", highlight=False)
+
+
+def demo_cmd(
+        example: Annotated[bool, typer.Option(
+            "--example", help="Only score the shipped 36-person example (seconds).")] = False,
+        people: Annotated[int, typer.Option(min=100)] = 100_000,
+        orgs: Annotated[int, typer.Option(min=10)] = 5_000,
+        months: Annotated[int, typer.Option(min=1, max=60)] = 12,
+        seed: int = 2016,
+        directory: Annotated[Path, typer.Option("--out")] = Path("out/demo")) -> None:
+    """Generate a synthetic city, run the Sesame and national presets month by month, audit
+    them and write a self-contained HTML report."""
+    if example:
+        _example_demo()
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from glasscredit.simulate.demo import run_demo
+
+    bars: dict[str, Any] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in bars:
+                bars[stage] = bar.add_task(stage, total=total)
+            bar.update(bars[stage], completed=done, total=total)
+
+        summary = run_demo(directory, people, orgs, months, seed, progress)
+    t = Table(title=f"{people:,} people, {orgs:,} organisations, {months} months (seed {seed})")
+    t.add_column("")
+    for row in summary.rows:
+        t.add_column(str(row["policy"]), justify="right")
+    for key in (k for k in (summary.rows[0] if summary.rows else {}) if k != "policy"):
+        t.add_row(key, *[f"{r[key]:,}" if isinstance(r[key], int) else str(r[key])
+                         for r in summary.rows])
+    out.print(t)
+    took = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
+    out.print(f"Stages: {took}", highlight=False)
+    out.print(f"Report: {summary.report.resolve()}", highlight=False)
+    out.print(f"Audit and what-if as JSON: {summary.out_dir / 'audit.json'}, "
+              f"{summary.out_dir / 'whatif.json'}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
