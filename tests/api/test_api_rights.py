@@ -43,15 +43,15 @@ def test_dispute_clocks_outbox_and_new_evidence(world: World) -> None:
     assert r.status_code == 201, r.text
     d = r.json()
     assert d["status"] == "open"
-    assert d["acknowledge_by"] == "2026-06-12T09:00:00"
-    assert d["resolve_by"] == "2026-07-05T09:00:00"
+    assert d["acknowledge_by"] == "2026-06-12T09:00:00Z"
+    assert d["resolve_by"] == "2026-07-05T09:00:00Z"
     outbox = world.get("/v1/outbox", "hospital").json()["items"]
     assert any(m["topic"] == "dispute.opened" and m["body"]["dispute_id"] == d["dispute_id"]
                for m in outbox)
     assert world.post("/v1/me/disputes", role, {"event_id": event_id, "reason": "again"}
                       ).status_code == 409
     r = world.post(f"/v1/me/disputes/{d['dispute_id']}/evidence", role, {"text": "my passport"})
-    assert r.json()["resolve_by"] == "2026-07-20T09:00:00" and r.json()["new_evidence"]
+    assert r.json()["resolve_by"] == "2026-07-20T09:00:00Z" and r.json()["new_evidence"]
     r = world.post(f"/v1/me/disputes/{d['dispute_id']}/statement", role, {"text": "Not me."})
     assert r.json()["statements"] == ["Not me."]
     assert d["dispute_id"] in [x["dispute_id"] for x in world.get("/v1/disputes",

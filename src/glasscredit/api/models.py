@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer
 
 from glasscredit.api.limits import Limits
 
 Text = Field(min_length=1, max_length=200)
+
+
+def utc(value: Any) -> Any:
+    """Stored times are naive UTC; on the wire they carry their zone (RFC 3339 date-time)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, dict):
+        return {k: utc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [utc(v) for v in value]
+    return value
+
+
+Timestamp = Annotated[datetime, AfterValidator(utc)]
 Outcome = Literal["allow", "deny", "applies", "does_not_apply"]
 AttrValue = str | float | int | bool | None
 
@@ -36,7 +50,7 @@ class EventResult(BaseModel):
     index: int
     source_event_id: str
     event_id: str
-    recorded_at: datetime
+    recorded_at: Timestamp
 
 
 class EventsOut(BaseModel):
@@ -63,7 +77,7 @@ class ScoreOut(BaseModel):
     score: float
     band: str | None
     range: dict[str, float]
-    scored_at: datetime
+    scored_at: Timestamp
     policy_version: str
     reasons: list[Reason]
 
@@ -84,7 +98,7 @@ class DecisionOut(BaseModel):
     policy_version: str
     score: float
     band: str | None
-    decided_at: datetime
+    decided_at: Timestamp
 
 
 class ConsentIn(_In):
@@ -139,6 +153,10 @@ class Page(BaseModel):
 
     items: list[dict[str, Any]]
     next_cursor: str | None
+
+    @field_serializer("items")
+    def _zoned(self, items: list[dict[str, Any]]) -> Any:
+        return utc(items)
 
 
 class Health(BaseModel):

@@ -18,6 +18,7 @@ from glasscredit.api.models import (
     ScoreOut,
     StatementIn,
     TextIn,
+    utc,
 )
 from glasscredit.api.routes_reads import score_view
 from glasscredit.api.service import Service
@@ -52,7 +53,7 @@ def report(me: Annotated[Me, Depends(own_subject)],
     svc.sweep()
     with svc.lock:
         svc.standing(me[1])
-        return access_report(svc.ledger, svc.cp, me[1])
+        return utc(access_report(svc.ledger, svc.cp, me[1]))
 
 
 def _paged(svc: Service, sql: str, params: list[Any], cursor: str | None, limit: int) -> Page:
@@ -111,7 +112,7 @@ def grant(body: ConsentIn, me: Annotated[Me, Depends(own_subject)],
                                                      or timedelta(0))
     with svc.lock:
         consent.grant(svc.ledger, me[1], body.client, body.purpose, until)
-    return {"client": body.client, "purpose": body.purpose, "valid_until": until}
+    return utc({"client": body.client, "purpose": body.purpose, "valid_until": until})
 
 
 @router.post("/consents/revoke", summary="Revoke a consent, effective at once")
@@ -120,7 +121,8 @@ def revoke(body: RevokeIn, me: Annotated[Me, Depends(own_subject)],
     with svc.lock:
         if not consent.revoke(svc.ledger, me[1], body.client, body.purpose):
             raise ApiError(404, "no valid consent for that client and purpose")
-    return {"client": body.client, "purpose": body.purpose, "revoked_at": svc.clock()}
+    return utc({"client": body.client, "purpose": body.purpose,
+                "revoked_at": svc.clock()})
 
 
 def _own_dispute(svc: Service, me: Me, dispute_id: str) -> disputes.Dispute:
@@ -148,7 +150,8 @@ def my_disputes(me: Annotated[Me, Depends(own_subject)],
 def open_dispute(body: DisputeIn, me: Annotated[Me, Depends(own_subject)],
                  svc: Annotated[Service, Depends(service)]) -> dict[str, Any]:
     with svc.lock:
-        return disputes.open_dispute(svc.ledger, me[1], body.event_id, body.reason).view()
+        return utc(disputes.open_dispute(svc.ledger, me[1], body.event_id,
+                                        body.reason).view())
 
 
 @router.post("/disputes/{dispute_id}/evidence", summary="Bring new evidence (+15 days)")
@@ -157,7 +160,7 @@ def evidence(dispute_id: str, body: TextIn, me: Annotated[Me, Depends(own_subjec
     svc.sweep()
     found = _own_dispute(svc, me, dispute_id)
     with svc.lock:
-        return disputes.add(svc.ledger, found, "evidence", body.text).view()
+        return utc(disputes.add(svc.ledger, found, "evidence", body.text).view())
 
 
 @router.post("/disputes/{dispute_id}/statement", summary="Attach your statement to a dispute")
@@ -165,7 +168,7 @@ def statement(dispute_id: str, body: TextIn, me: Annotated[Me, Depends(own_subje
               svc: Annotated[Service, Depends(service)]) -> dict[str, Any]:
     found = _own_dispute(svc, me, dispute_id)
     with svc.lock:
-        return disputes.add(svc.ledger, found, "statement", body.text).view()
+        return utc(disputes.add(svc.ledger, found, "statement", body.text).view())
 
 
 @router.post("/statements", status_code=201, summary="A signed statement of your band (or score)")

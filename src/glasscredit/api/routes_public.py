@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from glasscredit.api.auth import public_limit, service
 from glasscredit.api.errors import ERROR_RESPONSES, ApiError
-from glasscredit.api.models import Health, ListCheckIn, Page
+from glasscredit.api.models import Health, ListCheckIn, Page, utc
 from glasscredit.api.service import Service
 from glasscredit.policy.model import ListSpec
 from glasscredit.rights.records import page, query
@@ -76,5 +76,5 @@ def check(body: ListCheckIn, name: Annotated[str, Path(max_length=64)],
         found = [] if sid is None else query(
             svc.ledger, f"{MEMBERS_SQL} AND subject_id = ?", svc.cp.content_hash, spec.name,
             int(sid))
-    return {"list": spec.name, "listed": bool(found),
-            "since": found[0]["since"] if found else None}
+    return utc({"list": spec.name, "listed": bool(found),
+                "since": found[0]["since"] if found else None})

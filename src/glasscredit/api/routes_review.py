@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from glasscredit.api.auth import scoped, service
 from glasscredit.api.errors import ERROR_RESPONSES, ApiError
-from glasscredit.api.models import ClientIn, ClientOut, Page, ResolutionIn
+from glasscredit.api.models import ClientIn, ClientOut, Page, ResolutionIn, utc
 from glasscredit.api.service import Service
 from glasscredit.rights import disputes
 from glasscredit.rights.clients import Client, add_client
@@ -43,7 +43,7 @@ def resolve(body: ResolutionIn, dispute_id: Annotated[str, Path(max_length=64)],
         done = disputes.resolve(svc.ledger, found, body.outcome, body.note, client.name)
         if body.outcome == "upheld":
             svc.rescore([done.subject_id])
-    return done.view()
+    return utc(done.view())
 
 
 @router.post("/admin/disputes/sweep", summary="Close disputes past their deadline now")
