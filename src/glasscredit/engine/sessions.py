@@ -113,6 +113,7 @@ def duckdb_backend(connection: Any = None) -> Backend:
 
     con = connection if connection is not None else duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # timestamps are UTC instants throughout
+    con.execute("SET enable_progress_bar = false")  # a library does not draw on the terminal
     # SQLFrame keeps one session per process and would silently reuse the first connection;
     # a backend is one connection, so start a fresh session for it.
     _BaseSession._instance = None
