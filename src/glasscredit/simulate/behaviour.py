@@ -1,12 +1,13 @@
 """Behaviour models: the city's dated events, one month at a time, for every catalogue kind.
 
-``SPECS`` (in ``behaviour_specs``-style rows below) gives each kind a monthly rate per eligible
-subject, the covariates that move it (``rate_i ∝ exp(Σ coef·x_i)``: traits such as
-conscientiousness or civic-mindedness, and circumstances such as income or a local registration)
-and small generator phrases for its value and attributes; attributes left out get defaults
-from the catalogue's schema. A month draws each kind's count from a Poisson, picks subjects by
-weight, expands values and attributes with NumPy and builds the JSON with Arrow. Policies never
-see a group: a group differs only through the behaviour its circumstances make likelier.
+Each row of ``glasscredit.simulate.SPECS`` gives a kind a monthly rate per eligible subject,
+the covariates that move it (``rate_i ∝ exp(Σ coef·x_i)``: traits such as conscientiousness
+or civic-mindedness, circumstances such as income or a local registration) and short generator
+phrases for its value and attributes; attributes left out get defaults from the catalogue's
+schema. ``Behaviour`` compiles them against the catalogue and the city once; each month draws
+every model's count from a Poisson, picks subjects by weight, expands values and attributes with
+NumPy and builds the JSON with Arrow. No model reads a group (hukou, sex, district): groups
+differ only through the behaviour their circumstances make likelier.
 """
 
 from __future__ import annotations
@@ -22,28 +23,17 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import glasscredit.simulate as sim
 from glasscredit.catalogue import Attribute, Catalogue, load_catalogue
 from glasscredit.errors import CatalogueError
-from glasscredit.simulate import (
-    DEFAULT_LAG_DAYS,
-    EDUCATION,
-    EMPLOYMENT,
-    ETHNIC_GROUPS,
-    MARITAL,
-    RECORDING_LAG_DAYS,
-    SECTORS,
-    SPECS,
-    UNRELIABLE_SOURCE,
-    Spec,
-)
 from glasscredit.simulate.population import City
 
 Arr = npt.NDArray[Any]
 Gen = Callable[["Draw"], Any]  # NumPy values, or an Arrow array of JSON texts
 _DRIVER = re.compile(r"([a-z_]+)([+-]\d*\.?\d+)")
 _NUMBER = re.compile(r"-?\d*\.?\d+")
-_CODES = {"education": EDUCATION, "marital": MARITAL, "employment": EMPLOYMENT,
-          "ethnic": ETHNIC_GROUPS}
+_CODES = {"education": sim.EDUCATION, "marital": sim.MARITAL, "employment": sim.EMPLOYMENT,
+          "ethnic": sim.ETHNIC_GROUPS}
 POOLS: dict[str, tuple[str, ...]] = {
     "shop": ("Taobao", "JD", "Pinduoduo", "Meituan", "Douyin Mall"),
     "console": ("Tencent", "NetEase", "Steam", "Nintendo Switch", "PlayStation"),
@@ -111,7 +101,6 @@ _NUMERIC: dict[str, Callable[[Draw, list[float], list[str], Arr], Arr]] = {
         (a[0] + a[1] * d.rng.standard_normal(len(d.who)) + s) * 2) / 2, 1, 5),
     "scaled": lambda d, a, w, s: d.x(w[0]) * np.exp(
         a[0] + a[1] * d.rng.standard_normal(len(d.who)) + s),
-    "col": lambda d, a, w, s: d.x(w[0]),
 }
 
 
@@ -243,7 +232,6 @@ def _grade(d: Draw) -> pa.Array:
     return pc.take(_pool(["A", "B", "M", "C", "D"]), pa.array(code))
 
 
-_SEVERE = {"minor": (1, 100), "moderate": (3, 200), "serious": (12, 1000)}
 CUSTOM: dict[str, Gen] = {
     "points": lambda d: np.array([1, 3, 12])[d.raw["severity"]],
     "fine": lambda d: np.round(np.array([100.0, 200.0, 1000.0])[d.raw["severity"]]
@@ -288,7 +276,7 @@ def covariates(city: City) -> dict[str, tuple[dict[str, Arr], dict[str, Arr]]]:
         "edu": (p.education - 3.5) / 2, "male": p.male * 1.0, "young": (p.age < 30) * 1.0,
         "old": (p.age >= 60) * 1.0, "registered": registered * 1.0, "baby": (
             p.youngest_child < 3) * 1.0, "child": (p.youngest_child < 18) * 1.0,
-        "income_rmb": p.income, "wealth": p.income, "education": p.education,
+        "wealth": p.income, "education": p.education,
         "marital": p.marital, "employment": p.employment, "ethnic": p.ethnic,
         "hired_at": (p.hired.astype("datetime64[s]") - np.datetime64(0, "s")).astype(np.float64),
     }
@@ -308,16 +296,16 @@ def covariates(city: City) -> dict[str, tuple[dict[str, Arr], dict[str, Arr]]]:
     org = {
         "consc": o.traits["compliance"], "stress": o.traits["stress"], "size": size,
         "dormant": o.traits["dormant"], "org": np.ones(len(size)),
-        "construction": (sector == SECTORS.index("construction")) * 1.0,
+        "construction": (sector == sim.SECTORS.index("construction")) * 1.0,
         "new": (o.founded > start.astype("datetime64[D]") - 365) * 1.0,
         "employees": o.employees * 1.0, "wealth": 30_000.0 * (o.employees + 1),
     }
     org_masks = {
         "all": np.ones(len(size), bool), "enterprise": o.entity == 0,
-        "manuf": sector == SECTORS.index("manufacturing"), "employer": o.employees > 0,
-        "retail": np.isin(sector, [SECTORS.index(s) for s in ("wholesale_retail",
+        "manuf": sector == sim.SECTORS.index("manufacturing"), "employer": o.employees > 0,
+        "retail": np.isin(sector, [sim.SECTORS.index(s) for s in ("wholesale_retail",
                                                                "hospitality")]),
-        "social": o.entity == 3, "edu_org": sector == SECTORS.index("education_health"),
+        "social": o.entity == 3, "edu_org": sector == sim.SECTORS.index("education_health"),
         "not_new": org["new"] == 0,
     }
     return {"person": (person, person_masks), "organisation": (org, org_masks)}
@@ -332,7 +320,7 @@ _UNIT_VALUES = {"count": "one", "rmb": "logn 7 1 org+1.5", "hours": "gam 2 1.5",
 class Model:
     """A spec compiled against the catalogue and the city: who may act, how, with what."""
 
-    spec: Spec
+    spec: sim.Spec
     code: int
     offset: int
     cov: Mapping[str, Arr]
@@ -378,17 +366,17 @@ class Behaviour:
     """The behaviour models of one city, compiled once, then run month by month."""
 
     def __init__(self, city: City, catalogue: Catalogue | None = None,
-                 specs: tuple[Spec, ...] = SPECS) -> None:
+                 specs: tuple[sim.Spec, ...] = sim.SPECS) -> None:
         self.city = city
         self.catalogue = catalogue or load_catalogue()
         self.kinds = tuple(self.catalogue.kinds)
-        self.sources = (*self.catalogue.sources, UNRELIABLE_SOURCE)
+        self.sources = (*self.catalogue.sources, sim.UNRELIABLE_SOURCE)
         self.negative = sorted({s.kind for s in specs if s.negative})
         cov = covariates(city)
         known = set(cov["person"][0]) | set(cov["organisation"][0])
         self.models = [self._compile(spec, cov, known) for spec in specs]
 
-    def _compile(self, spec: Spec, cov: Mapping[str, tuple[dict[str, Arr], dict[str, Arr]]],
+    def _compile(self, spec: sim.Spec, cov: Mapping[str, tuple[dict[str, Arr], dict[str, Arr]]],
                  known: set[str]) -> Model:
         where = f"behaviour of {spec.kind} ({spec.subject})"
         kind = self.catalogue.kind(spec.kind)
@@ -490,5 +478,5 @@ def _stamp(seconds: Arr) -> pa.Array:
 
 def lag_seconds(rng: np.random.Generator, source: str, n: int) -> Arr:
     """Delay between an event and its recording by ``source``: exponential, in seconds."""
-    return rng.exponential(RECORDING_LAG_DAYS.get(source, DEFAULT_LAG_DAYS) * 86400, n).astype(
-        np.int64)
+    days = sim.RECORDING_LAG_DAYS.get(source, sim.DEFAULT_LAG_DAYS)
+    return rng.exponential(days * 86400, n).astype(np.int64)
