@@ -73,10 +73,6 @@ def _fail(exc: GlassCreditError) -> None:
 
 def _policy(name: str) -> CompiledPolicy:
     try:
-        if name.startswith("example:"):
-            from glasscredit.examples import path
-
-            return load_policy(str(path(name.removeprefix("example:") + ".yaml")))
         return load_policy(name)
     except GlassCreditError as exc:
         _fail(exc)

@@ -428,17 +428,28 @@ def compile_policy(text: str, *, source: str = "<policy>",
 
 
 def load_policy(path: str | Path, *, catalogue: Catalogue | None = None) -> CompiledPolicy:
-    """Read and compile a policy file (a preset name like ``sesame`` also works)."""
-    p = Path(path)
-    if not p.exists() and not p.suffix:
-        from importlib.resources import files
+    """Read and compile a policy file; ``sesame`` names a preset, ``example:NAME`` a shipped
+    example (src/glasscredit/examples)."""
+    from importlib.resources import files
 
-        preset = files("glasscredit.policy") / "presets" / f"{path}.yaml"
-        if preset.is_file():
-            return compile_policy(preset.read_text(encoding="utf-8"), source=f"preset:{path}",
-                                  catalogue=catalogue)
+    text_path = str(path)
+    shipped = None
+    if text_path.startswith("example:"):
+        shipped = files("glasscredit.examples") / f"{text_path.removeprefix('example:')}.yaml"
+    elif not Path(path).exists() and not Path(path).suffix:
+        shipped = files("glasscredit.policy") / "presets" / f"{path}.yaml"
+    if shipped is not None and shipped.is_file():
+        return compile_policy(shipped.read_text(encoding="utf-8"), source=text_path,
+                              catalogue=catalogue)
+    if shipped is not None:
+        folder = shipped.parent if hasattr(shipped, "parent") else None
+        known = sorted(f.name.removesuffix(".yaml") for f in folder.iterdir()
+                       if f.name.endswith(".yaml")) if folder is not None else []
+        what = "example" if text_path.startswith("example:") else "file or preset"
+        raise PolicyError([Problem(f"no {what} called {text_path!r}; shipped: "
+                                   f"{', '.join(known)}")], text_path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyError([Problem(f"cannot read policy: {exc.strerror}")], str(path)) from None
-    return compile_policy(text, source=str(path), catalogue=catalogue)
+        raise PolicyError([Problem(f"cannot read policy: {exc.strerror}")], text_path) from None
+    return compile_policy(text, source=text_path, catalogue=catalogue)
