@@ -1,7 +1,7 @@
 """Stream a synthetic city to Parquet in the engine's input shapes, and load it into a ledger.
 
 ``write_city`` writes ``subjects``, ``sources``, ``relations``, ``voids`` and ``events``
-(month by month through one Parquet writer, so memory holds one month), the audit tables
+(month by month through one Parquet writer; at most two months are in memory), the audit tables
 ``people`` and ``orgs``, and ground truth the engine never sees: ``truth_false_records``,
 ``truth_people`` and ``truth_orgs`` (latent traits). ``into_ledger`` loads such a directory
 into a research ledger through the ledger's own ingest, one batch per source. The library
@@ -22,28 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+import glasscredit.simulate as sim
 from glasscredit.engine.tables import INPUT_SCHEMAS
 from glasscredit.errors import LedgerError
 from glasscredit.ledger.batch import Batch
 from glasscredit.ledger.ingest import ingest_chunks
 from glasscredit.ledger.ledger import Ledger, arrow_schema
-from glasscredit.simulate import (
-    AGE_BANDS,
-    DISTRICTS,
-    EDUCATION,
-    EMPLOYMENT,
-    ENTITIES,
-    ETHNIC_GROUPS,
-    HUKOU,
-    MARITAL,
-    RELATIONS,
-    RELIABILITY,
-    SECTORS,
-    SEXES,
-    SIZE_BANDS,
-    UNRELIABLE_RELIABILITY,
-    UNRELIABLE_SOURCE,
-)
 from glasscredit.simulate.behaviour import Behaviour
 from glasscredit.simulate.population import City
 
@@ -53,6 +37,7 @@ MANIFEST = "city.json"
 #: Who reports each relation, for the ledger's ``source_id`` column.
 RELATION_SOURCES = {"spouse": "civil_affairs", "parent": "civil_affairs", "friend": "platform",
                     "employer": "employer", "legal_representative": "market_regulator"}
+RELATION_BATCH = 500_000
 _TS = pa.timestamp("us")
 EVENTS = arrow_schema(INPUT_SCHEMAS["events"])
 TRUTH = pa.schema([("event_id", pa.string()), ("subject_id", pa.string()), ("kind", pa.string()),
@@ -102,26 +87,26 @@ def audit_tables(city: City, ids: pa.Array) -> dict[str, pa.Table]:
     """``people`` and ``orgs`` (demographics for audits) and the latent-trait truth tables."""
     p, o, n = city.people, city.orgs, city.n_people
     pid, oid = ids.slice(0, n), ids.slice(n)
-    codes = [d.code for d in DISTRICTS]
+    codes = [d.code for d in sim.DISTRICTS]
     employer = pc.if_else(pa.array(p.employer >= 0), ids.take(pa.array(n + np.maximum(
         p.employer, 0))), pa.scalar(None, pa.string()))
     people = pa.table({
         "subject_id": pid, "external_id": pa.array(p.external_id),
         "district": _take(codes, p.district), "district_name": _take(
-            [d.name for d in DISTRICTS], p.district),
-        "sex": _take(SEXES, p.male), "birth_date": _dates(p.birth),
-        "age": pa.array(p.age), "age_band": _band(AGE_BANDS, p.age),
-        "hukou": _take(HUKOU, p.migrant), "education": _take(EDUCATION, p.education),
-        "employment": _take(EMPLOYMENT, p.employment),
+            [d.name for d in sim.DISTRICTS], p.district),
+        "sex": _take(sim.SEXES, p.male), "birth_date": _dates(p.birth),
+        "age": pa.array(p.age), "age_band": _band(sim.AGE_BANDS, p.age),
+        "hukou": _take(sim.HUKOU, p.migrant), "education": _take(sim.EDUCATION, p.education),
+        "employment": _take(sim.EMPLOYMENT, p.employment),
         "income": pa.array(np.round(p.income, 2)), "income_decile": pa.array(p.decile),
-        "marital_status": _take(MARITAL, p.marital), "household_id": pa.array(p.household),
-        "employer_id": employer, "ethnic_group": _take(ETHNIC_GROUPS, p.ethnic)})
+        "marital_status": _take(sim.MARITAL, p.marital), "household_id": pa.array(p.household),
+        "employer_id": employer, "ethnic_group": _take(sim.ETHNIC_GROUPS, p.ethnic)})
     orgs = pa.table({
         "subject_id": oid, "external_id": pa.array(o.external_id),
-        "district": _take(codes, o.district), "entity_type": _take(list(ENTITIES.values()),
+        "district": _take(codes, o.district), "entity_type": _take(list(sim.ENTITIES.values()),
                                                                    o.entity),
-        "sector": _take(SECTORS, o.sector), "employees": pa.array(o.employees),
-        "size_band": _band(SIZE_BANDS, o.employees), "founded": _dates(o.founded),
+        "sector": _take(sim.SECTORS, o.sector), "employees": pa.array(o.employees),
+        "size_band": _band(sim.SIZE_BANDS, o.employees), "founded": _dates(o.founded),
         "legal_rep_id": pid.take(pa.array(o.legal_rep))})
     truth_people = pa.table({"subject_id": pid, **{k: pa.array(np.round(v, 4))
                                                    for k, v in p.traits.items()}})
@@ -135,14 +120,14 @@ def engine_tables(city: City, ids: pa.Array) -> dict[str, pa.Table]:
     """The static engine inputs: subjects, sources, relations and (empty) voids."""
     r = city.relations
     kinds = np.r_[np.zeros(city.n_people, np.int64), np.ones(city.n_orgs, np.int64)]
-    sources = {**RELIABILITY, UNRELIABLE_SOURCE: UNRELIABLE_RELIABILITY}
+    sources = {**sim.RELIABILITY, sim.UNRELIABLE_SOURCE: sim.UNRELIABLE_RELIABILITY}
     tables = {
         "subjects": pa.table({"subject_id": ids,
                               "subject_kind": _take(["person", "organisation"], kinds)}),
         "sources": pa.table({"source_id": list(sources), "reliability": list(sources.values())}),
         "relations": pa.table({
             "subject_id": ids.take(pa.array(r.subject)), "related_id": ids.take(
-                pa.array(r.related)), "relation": _take(RELATIONS, r.relation),
+                pa.array(r.related)), "relation": _take(sim.RELATIONS, r.relation),
             "valid_from": _dates(r.valid_from).cast(_TS),
             "valid_to": pa.nulls(len(r.subject), _TS)}),
         "voids": pa.table({"event_id": pa.array([], pa.string()), "voided_at": pa.array([], _TS)}),
@@ -154,12 +139,12 @@ def _group_rows(city: City, events: np.ndarray, negatives: np.ndarray,
                 months: int) -> list[tuple[str, str, int, float, float]]:
     """Per audit group: people, events per person-month, negatives per 1,000 person-months."""
     p = city.people
-    dims = {"hukou": (HUKOU, p.migrant.astype(np.int64)),
-            "sex": (SEXES, p.male.astype(np.int64)),
-            "age band": ([b for _, b in AGE_BANDS], np.searchsorted(
-                [lo for lo, _ in AGE_BANDS], p.age, side="right") - 1),
+    dims = {"hukou": (sim.HUKOU, p.migrant.astype(np.int64)),
+            "sex": (sim.SEXES, p.male.astype(np.int64)),
+            "age band": ([b for _, b in sim.AGE_BANDS], np.searchsorted(
+                [lo for lo, _ in sim.AGE_BANDS], p.age, side="right") - 1),
             "income decile": ([str(d) for d in range(11)], p.decile),
-            "district": ([d.name for d in DISTRICTS], p.district)}
+            "district": ([d.name for d in sim.DISTRICTS], p.district)}
     rows = []
     for dim, (names, codes) in dims.items():
         size = np.bincount(codes, minlength=len(names))
@@ -310,17 +295,22 @@ def into_ledger(city_dir: Path, ledger_path: str | Path, key: bytes,
         for row in sources:
             if not ledger.has_source(row["source_id"]):
                 ledger.add_source(row["source_id"], row["reliability"])
+        load.subjects = ledger.append(Batch(subjects=pa.table(
+            {"subject_hmac": mac, "subject_kind": pa.array(kinds)}))).new_subjects
         rel = pq.read_table(city_dir / "relations.parquet")
-        where = [pa.array(_index(rel[c], len(people))) for c in ("subject_id", "related_id")]
-        result = ledger.append(Batch(
-            subjects=pa.table({"subject_hmac": mac, "subject_kind": pa.array(kinds)}),
-            rows={"ledger_relations": pa.table({
+        for start in range(0, rel.num_rows, RELATION_BATCH):  # bounds the batch digest's memory
+            part = rel.slice(start, RELATION_BATCH)
+            where = [pa.array(_index(part[c], len(people))) for c in ("subject_id", "related_id")]
+            rows = pa.table({
                 "subject_hmac": mac.take(where[0]), "related_hmac": mac.take(where[1]),
-                "relation": rel["relation"], "valid_from": rel["valid_from"],
-                "valid_to": rel["valid_to"], "source_id": pc.take(
-                    pa.array(list(RELATION_SOURCES.values())), pc.index_in(
-                        rel["relation"], pa.array(list(RELATION_SOURCES))))})}))
-        load.subjects, load.relations = result.new_subjects, result.rows["ledger_relations"]
+                "relation": part["relation"], "valid_from": part["valid_from"],
+                "valid_to": part["valid_to"], "source_id": pc.take(
+                    pa.array(list(RELATION_SOURCES.values())),
+                    pc.index_in(part["relation"], pa.array(list(RELATION_SOURCES))))})
+            load.relations += ledger.append(Batch(rows={"ledger_relations": rows})).rows[
+                "ledger_relations"]
+            if progress is not None:
+                progress("ledger: relations", start + part.num_rows, rel.num_rows)
         total = int(pq.ParquetFile(city_dir / "events.parquet").metadata.num_rows)
         done = 0
         for row in sources:
