@@ -1,0 +1,234 @@
+"""HTTP service under load: consent-gated reads and decisions vs a bare endpoint, ingest, freshness.
+
+    .venv/bin/python benchmarks/api.py --subjects 2000 --seconds 10
+
+Builds a ledger (volunteer_rewards, N persons with events and a consent each), starts
+``uvicorn`` on 127.0.0.1 with ONE worker in a child process, and drives it from an asyncio load
+generator (httpx, 16 connections), each phase bounded in requests and seconds:
+
+* bare: ``GET /v1/health`` (no auth, no ledger) — the ceiling of this app on this machine;
+* scores: ``POST /v1/scores`` as a reader under consent (auth, consent check, kept state,
+  inquiry appended);
+* decisions: ``POST /v1/decisions`` (the same, plus a decision row);
+* ingest: ``POST /v1/events`` with 500 events a batch, each touching new subjects, rescored
+  before the response;
+* freshness: time from sending one event to a reader seeing the new score (p99).
+
+Prints a Markdown table to paste into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+CONNECTIONS = 16
+POLICY = "src/glasscredit/examples/volunteer_rewards.yaml"
+KEY = bytes(range(32))
+RECENT = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def person(n: int) -> str:
+    from glasscredit.ids import resident_id
+
+    return resident_id("110105", date(1950, 1, 1) + timedelta(days=n % 20000), 1 + n // 20000)
+
+
+def build(folder: Path, subjects: int) -> dict[str, str]:
+    """A ledger with events, consents and clients; returns the API keys."""
+    import pyarrow as pa
+
+    from glasscredit.ledger.ingest import ingest_table
+    from glasscredit.ledger.ledger import Ledger
+    from glasscredit.rights import consent
+    from glasscredit.rights.clients import add_client
+
+    ledger = Ledger.init(folder / "bench.duckdb", KEY)
+    ledger.add_source("hospital", 1.0)
+    ids = [person(i) for i in range(subjects)]
+    events = pa.table({
+        "source_event_id": [f"seed-{i}" for i in range(subjects)], "subject": ids,
+        "kind": ["blood_donation"] * subjects, "occurred_at": ["2025-06-01T00:00:00Z"] * subjects,
+        "value": ["0.45"] * subjects, "attrs": ['{"donation_type": "whole_blood"}'] * subjects})
+    ingest_table(ledger, events, "hospital", strict=True)
+    ledger.ensure_tables()
+    until = ledger.clock() + timedelta(days=365)
+    for ext in ids:
+        sid = ledger.subject_id(ext)
+        assert sid is not None
+        consent.grant(ledger, sid, "reader", "tenancy", until)
+    from glasscredit.policy.load import load_policy
+    from glasscredit.rights.state import rescore
+
+    sids = [str(ledger.subject_id(ext)) for ext in ids]
+    rescore(ledger, load_policy(POLICY), sids, ledger.clock())  # the kept state reads serve
+    keys = {"reader": add_client(ledger, "reader", ["reader"]),
+            "hospital": add_client(ledger, "hospital", ["source"])}
+    ledger.close()
+    return keys
+
+
+def serve(path: str, port: int) -> None:
+    """The child process: the real app under uvicorn, one worker, rate limit out of the way."""
+    import logging
+
+    import uvicorn
+
+    from glasscredit.api import create_app
+    from glasscredit.api.limits import Limits
+    from glasscredit.ledger.ledger import Ledger
+
+    logging.disable(logging.INFO)
+    ledger = Ledger.open(path, KEY)
+    app = create_app(ledger, POLICY, warm=True,
+                     limits=Limits(rate_per_second=1e9, burst=10**9))
+    uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning",
+                access_log=False)
+
+
+async def phase(base: str, make: Any, requests: int, seconds: float,
+                connections: int = CONNECTIONS) -> dict[str, float]:
+    """Run ``make(i) -> (method, path, json, headers)`` on N connections; latencies in ms."""
+    lat: list[float] = []
+    errors = 0
+    counter = iter(range(requests))
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            for i in counter:
+                if time.perf_counter() > deadline:
+                    return
+                method, path, body, headers = make(i)
+                t0 = time.perf_counter()
+                r = await client.request(method, path, json=body, headers=headers)
+                lat.append((time.perf_counter() - t0) * 1000)
+                if r.status_code != 200:
+                    errors += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        wall = time.perf_counter() - t0
+    arr = np.array(lat)
+    return {"n": len(lat), "rps": len(lat) / wall, "p50": float(np.percentile(arr, 50)),
+            "p99": float(np.percentile(arr, 99)), "errors": errors, "wall": wall}
+
+
+async def freshness(base: str, keys: dict[str, str], samples: int, subjects: int) -> list[float]:
+    """Seconds from sending an event to the first reader read that shows its effect."""
+    out = []
+    reader = {"Authorization": f"Bearer {keys['reader']}"}
+    source = {"Authorization": f"Bearer {keys['hospital']}"}
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for i in range(samples):
+            ext = person(i % subjects)
+            body = {"subject": ext, "purpose": "tenancy"}
+            before = (await client.post("/v1/scores", json=body, headers=reader)).json()["score"]
+            event = {"source_event_id": f"fresh-{i}", "subject": ext, "kind": "elder_care",
+                     "occurred_at": RECENT, "value": 1,
+                     "attrs": {"relationship": "parent"}}
+            t0 = time.perf_counter()
+            await client.post("/v1/events", json={"events": [event]}, headers=source)
+            while True:
+                now = (await client.post("/v1/scores", json=body, headers=reader)).json()
+                if now["score"] != before:
+                    break
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+async def run(base: str, keys: dict[str, str], subjects: int, seconds: float,
+              batches: int) -> dict[str, Any]:
+    reader = {"Authorization": f"Bearer {keys['reader']}"}
+    source = {"Authorization": f"Bearer {keys['hospital']}"}
+    rng = random.Random(7)
+    ids = [person(i) for i in range(subjects)]
+    big = 10**9
+    results: dict[str, Any] = {}
+    await phase(base, lambda i: ("GET", "/v1/health", None, {}), 2000, 5)  # warm up
+    results["bare"] = await phase(base, lambda i: ("GET", "/v1/health", None, {}), big, seconds)
+    results["scores"] = await phase(base, lambda i: (
+        "POST", "/v1/scores", {"subject": rng.choice(ids), "purpose": "tenancy"}, reader),
+        big, seconds)
+    results["decisions"] = await phase(base, lambda i: (
+        "POST", "/v1/decisions", {"subject": rng.choice(ids), "measure": "transit_discount",
+                                  "purpose": "tenancy"}, reader), big, seconds)
+
+    def batch(i: int) -> tuple[str, str, Any, dict[str, str]]:
+        events = [{"source_event_id": f"load-{i}-{j}", "subject": ids[(i * 500 + j) % subjects],
+                   "kind": "volunteering", "occurred_at": RECENT,
+                   "value": 2.0, "attrs": {"activity": "community"}} for j in range(500)]
+        return "POST", "/v1/events", {"events": events}, source
+
+    ingest = await phase(base, batch, batches, 120, connections=4)
+    ingest["events_per_s"] = ingest["n"] * 500 / ingest["wall"]
+    results["ingest"] = ingest
+    results["freshness"] = await freshness(base, keys, 50, subjects)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="gc-api-bench-"))
+    t0 = time.perf_counter()
+    keys = build(folder, args.subjects)
+    print(f"ledger built in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    child = mp.get_context("spawn").Process(
+        target=serve, args=(str(folder / "bench.duckdb"), args.port), daemon=True)
+    child.start()
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        results = asyncio.run(run(base, keys, args.subjects, args.seconds, args.batches))
+    finally:
+        child.terminate()
+        child.join(10)
+    report(results, args)
+
+
+def report(r: dict[str, Any], args: argparse.Namespace) -> None:
+    bare = r["bare"]["rps"]
+    print(f"\n{args.subjects} subjects, {CONNECTIONS} connections, one uvicorn worker, "
+          f"{os.cpu_count()} CPUs\n")
+    print("| phase | requests | req/s | % of bare | p50 ms | p99 ms | non-200 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in ("bare", "scores", "decisions"):
+        x = r[name]
+        print(f"| {name} | {x['n']} | {x['rps']:.0f} | {100 * x['rps'] / bare:.0f}% | "
+              f"{x['p50']:.1f} | {x['p99']:.1f} | {x['errors']} |")
+    i = r["ingest"]
+    print(f"| ingest (500/batch, 4 conns) | {i['n']} batches | {i['events_per_s']:.0f} events/s "
+          f"| | {i['p50']:.0f} | {i['p99']:.0f} | {i['errors']} |")
+    f = sorted(r["freshness"])
+    print(f"\nevent → visible to a reader: p50 {1000 * statistics.median(f):.0f} ms, "
+          f"p99 {1000 * f[min(len(f) - 1, int(0.99 * len(f)))]:.0f} ms over {len(f)} events")
+
+
+if __name__ == "__main__":
+    main()
