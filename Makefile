@@ -28,6 +28,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.engine.run
+	$(BIN)/python benchmarks/ingest.py --events 1000000 --runs 3 \
+		--postgres postgresql://postgres@127.0.0.1:5432/test
+	$(BIN)/python benchmarks/api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-data out
