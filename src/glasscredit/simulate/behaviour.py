@@ -164,7 +164,7 @@ def strings(text: str) -> Gen:
     if text == "@case":
         return lambda d: pc.binary_join_element_wise(
             '"(', pa.array(d.when.astype("datetime64[Y]").astype(np.int64) + 1970).cast(
-                pa.string()), ') Su05 Zhi No. ',
+                pa.string()), ') Su 05 No. ',
             pa.array(d.rng.integers(1, 20000, len(d.who))).cast(pa.string()), '"', "")
     pool = _pool(POOLS[text[1:]])
     return lambda d: pc.take(pool, pa.array(d.rng.integers(0, len(pool), len(d.who))))
@@ -195,7 +195,7 @@ def attribute(spec: str | Gen, attr: Attribute) -> Gen:
     return numeric(text, integer=attr.type == "int")
 
 
-def to_json(name: str, values: Any) -> Any:
+def to_json(values: Any) -> Any:
     """One attribute's values as JSON texts (strings arrive already encoded)."""
     if isinstance(values, pa.Array | pa.ChunkedArray):
         return values
@@ -454,7 +454,7 @@ class Behaviour:
             out = gen(d)
             if isinstance(out, np.ndarray):
                 d.raw.setdefault(name, out)
-            texts[name] = to_json(name, out)
+            texts[name] = to_json(out)
         if model.spec.due:
             late = d.raw.get("days_late", np.zeros(n, np.int64))
             on_time = t0 + (rng.random(n) * model.spec.due * 86400).astype(np.int64)
