@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from simkit import FALSE, MONTHS, ORGS, PEOPLE, SEED, Written
 
 from glasscredit.simulate.population import City, make_city
-from glasscredit.simulate.write import CitySummary, write_city
-
-PEOPLE, ORGS, MONTHS, SEED, FALSE = 20_000, 2_000, 12, 11, 0.02
-
-
-@dataclass
-class Written:
-    """A city and the directory it was written to."""
-
-    city: City
-    path: Path
-    summary: CitySummary
-
-    def table(self, name: str) -> pa.Table:
-        return pq.read_table(self.path / f"{name}.parquet")
+from glasscredit.simulate.write import write_city
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from simkit import FALSE, Written
 
-from conftest import FALSE, Written
 from glasscredit.catalogue import load_catalogue
 from glasscredit.errors import CatalogueError
 from glasscredit.simulate import SPECS, UNRELIABLE_SOURCE, Spec

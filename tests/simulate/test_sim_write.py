@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from simkit import MONTHS, Written
 from typer.testing import CliRunner
 
-from conftest import MONTHS, Written
 from glasscredit.commands.simulate import app
 from glasscredit.engine.tables import INPUT_SCHEMAS
 from glasscredit.ledger.ledger import Ledger, arrow_schema
