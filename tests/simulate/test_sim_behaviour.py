@@ -14,6 +14,8 @@ from simkit import FALSE, Written
 
 from glasscredit.catalogue import load_catalogue
 from glasscredit.errors import CatalogueError
+from glasscredit.ledger.ingest import ingest_table
+from glasscredit.ledger.ledger import Ledger
 from glasscredit.simulate import SPECS, UNRELIABLE_SOURCE, Spec
 from glasscredit.simulate.behaviour import Behaviour
 from glasscredit.simulate.population import City, make_city
@@ -44,16 +46,36 @@ def test_specs_cover_every_kind_and_subject_of_the_catalogue() -> None:
             if k.subjects == ("person",)} <= covered
 
 
-def test_every_spec_generates_schema_valid_events() -> None:
-    """Every behaviour model, its rate boosted so that each fires, passes the catalogue."""
+@pytest.fixture(scope="module")
+def boosted() -> tuple[City, pa.Table]:
+    """Three months of a small city with every model's rate raised so that each one fires."""
     city = make_city(1000, 300, 4)
-    boosted = tuple(replace(s, rate=max(s.rate, 0.3)) for s in SPECS)
-    behaviour = Behaviour(city, specs=boosted)
-    months = pa.concat_tables([behaviour.month(m, false_records=0.5) for m in (0, 3, 5)])
+    behaviour = Behaviour(city, specs=tuple(replace(s, rate=max(s.rate, 0.3)) for s in SPECS))
+    return city, pa.concat_tables([behaviour.month(m, false_records=0.5) for m in (0, 3, 5)])
+
+
+def test_every_spec_generates_schema_valid_events(boosted: tuple[City, pa.Table]) -> None:
+    city, months = boosted
     seen = {(k, s >= city.n_people) for k, s in zip(
         months["kind"].to_pylist(), months["subject"].to_numpy(), strict=True)}
     assert seen == {(s.kind, s.subject == "organisation") for s in SPECS}
     _check(city, months)
+
+
+def test_the_ledger_accepts_every_generated_event(boosted: tuple[City, pa.Table],
+                                                  tmp_path: Path) -> None:
+    """The ledger's own ingest validation (SQL over the catalogue) rejects nothing."""
+    city, months = boosted
+    external = np.concatenate([city.people.external_id, city.orgs.external_id])
+    table = pa.table({
+        "source_event_id": pa.array(np.arange(months.num_rows)).cast(pa.string()),
+        "subject": pa.array(external[months["subject"].to_numpy()]),
+        "kind": months["kind"].cast(pa.string()), "occurred_at": months["occurred_at"],
+        "value": months["value"], "attrs": months["attrs"]})
+    with Ledger.init(tmp_path / "ledger.duckdb", bytes(range(32)), research=True) as ledger:
+        ledger.add_source("simulated", 1.0)
+        report = ingest_table(ledger, table, "simulated")
+    assert report.rejected == [] and report.stored == table.num_rows
 
 
 def test_the_session_city_is_schema_valid_and_covers_every_kind(written: Written) -> None:
