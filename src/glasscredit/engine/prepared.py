@@ -91,13 +91,45 @@ def _key(cp: CompiledPolicy, inputs: Inputs, snapshot: Snapshot, subset: bool,
     return (cp.content_hash, subset, reasons, shape), tuple(names)
 
 
+def _extract(b: Backend, inputs: Inputs, snapshot: Snapshot) -> tuple[Inputs, Snapshot]:
+    """Copy out the rows of the subjects in scope first, so the plan of a subset run reads a
+    few small tables instead of scanning the full ones at every step. Exact: the plan keeps
+    only these rows anyway."""
+    F = b.F
+    scope = [SCOPE]
+
+    def mine(df: Any, *columns: str) -> Any:
+        cond = None
+        for col in columns:
+            c = F.col(col).isin(scope)
+            cond = c if cond is None else (cond | c)
+        return b.materialise(df.filter(cond))
+
+    events = mine(inputs.events, "subject_id")
+    voids = (None if inputs.voids is None else b.materialise(
+        inputs.voids.join(events.select("event_id"), "event_id", "left_semi")))
+    relations = (None if inputs.relations is None
+                 else mine(inputs.relations, "subject_id", "related_id"))
+    extracted = Inputs(subjects=mine(inputs.subjects, "subject_id"), sources=inputs.sources,
+                       events=events, voids=voids, relations=relations)
+    previous = Snapshot(
+        list_state=None if snapshot.list_state is None else mine(snapshot.list_state,
+                                                                 "subject_id"),
+        measure_state=None if snapshot.measure_state is None else mine(
+            snapshot.measure_state, "subject_id"),
+        scores=snapshot.scores)
+    return extracted, previous
+
+
 def _record(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, subset: bool,
             reasons: bool, names: tuple[str, ...]) -> Prepared:
     b.log, b.recording = [], True
     scope = (SCOPE,) if subset else None
     try:
-        result = plan_score(b, inputs, cp, SENTINEL_TIME, [TARGETS] if subset else None,
-                            snapshot, reasons=reasons, scope=scope)
+        plan_inputs, plan_snapshot = ((_extract(b, inputs, snapshot)) if subset
+                                      else (inputs, snapshot))
+        result = plan_score(b, plan_inputs, cp, SENTINEL_TIME, [TARGETS] if subset else None,
+                            plan_snapshot, reasons=reasons, scope=scope)
     finally:
         b.recording = False
     outputs = {name: df.sql(dialect="duckdb", optimize=False, pretty=False)
