@@ -536,3 +536,20 @@ def test_mangled_policies_fail_cleanly(data):
     except (PolicyError, GuardError) as exc:
         problems_ = getattr(exc, "problems", None) or getattr(exc, "findings", None)
         assert problems_
+
+
+def test_relation_types_come_from_one_vocabulary():
+    text = edit(WEIGHTED, "    curve: {type: logistic, mid: 0, scale: 50}\n",
+                "    curve: {type: logistic, mid: 0, scale: 50}\n"
+                "  - name: circle\n    weight: 0\n    curve: {type: linear, lo: 350, hi: 950}\n"
+                "    network: {relations: [freind], aggregate: mean}\n")
+    p = one(text)
+    assert p.message.startswith("unknown relation type 'freind' (did you mean 'friend'?)")
+    assert p.path == "categories[2].network.relations[0]"
+    assert p.line == at(text, "network: {relations: [freind]")
+    measure = (WEIGHTED + "measures:\n  - {name: school_ban, type: sanction, context: education,"
+               " when: \"score < 400\", via_relation: [famly], notice: {days: 30},"
+               " appeal: {route: \"school board\"}}\n")
+    p = one(measure)
+    assert "unknown relation type 'famly' (did you mean 'family'?)" in p.message
+    assert p.path == "measures[0].via_relation[0]"

@@ -50,6 +50,10 @@ _TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
 }
 ATTRIBUTE_TYPES = tuple(_TYPE_CHECKS)
 SUBJECT_KINDS = ("person", "organisation")
+#: The relation types between subjects: the one vocabulary of the ledger and of policies
+#: (``network.relations``, ``via_relation``), so a typo is caught, not silently unmatched.
+RELATION_TYPES = ("family", "friend", "employer", "legal_representative", "shareholder",
+                  "same_responsible_person")
 _SECTIONS = ("version", "contexts", "protected_tags", "units", "sources", "kinds")
 _REQUIRED = ("context", "subjects", "unit", "description")
 #: Event columns and expression keywords that an attribute name may not shadow.

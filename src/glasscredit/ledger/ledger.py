@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from glasscredit.catalogue import RELATION_TYPES
 from glasscredit.engine.tables import INPUT_SCHEMAS
 from glasscredit.errors import InputError, LedgerError
 from glasscredit.ledger.batch import AppendResult, Batch
@@ -25,7 +26,7 @@ Clock = Callable[[], datetime]
 _ARROW_TYPES = {"string": pa.string(), "double": pa.float64(), "timestamp": pa.timestamp("us"),
                 "boolean": pa.bool_(), "bigint": pa.int64()}
 VOID_KINDS = ("void", "correction")
-RELATIONS = ("family", "friend", "employer", "legal_representative", "shareholder")
+RELATIONS = RELATION_TYPES
 POLICY_MODES = ("live", "simulation")
 
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from glasscredit.catalogue import Catalogue, did_you_mean, load_catalogue
+from glasscredit.catalogue import RELATION_TYPES, Catalogue, did_you_mean, load_catalogue
 from glasscredit.errors import CatalogueError, ExpressionError, Finding, PolicyError, Problem
 from glasscredit.policy import expr
 from glasscredit.policy.model import Band, Category, ListSpec, Measure, Policy, Rule, Scale
@@ -299,6 +299,8 @@ class _Checker:
         out["measure_when"], out["measure_keep"] = {}, {}
         for i, m in d.measures:
             self.context(m.context, "measures", i, "context")
+            for j, rel in enumerate(m.via_relation or []):
+                self.relation(rel, "measures", i, "via_relation", j)
             for j, link in enumerate(m.linked_contexts):
                 self.context(link.context, "measures", i, "linked_contexts", j, "context")
             when = self.condition(m.when, ns_measure, values, "measures", i, "when")
@@ -323,6 +325,11 @@ class _Checker:
         if name not in self.cat.contexts:
             self.add(f"unknown context {name!r}{did_you_mean(name, self.cat.contexts)}", *path)
 
+    def relation(self, name: str, *path: str | int) -> None:
+        if name not in RELATION_TYPES:
+            self.add(f"unknown relation type {name!r}{did_you_mean(name, RELATION_TYPES)}; "
+                     f"known: {', '.join(RELATION_TYPES)}", *path)
+
     def categories(self) -> None:
         d = self.d
         networks = [(i, c) for i, c in d.categories if c.network is not None]
@@ -346,6 +353,8 @@ class _Checker:
                     self.add(f"category weights sum to {total:g} ({shown}), not 1", "categories")
         ruled = {r.category for _, r in d.rules}
         for i, c in networks:
+            for j, rel in enumerate(c.network.relations if c.network else []):
+                self.relation(rel, "categories", i, "network", "relations", j)
             if c.name in ruled:
                 self.add(f"network category {c.name!r} cannot also have rules: it is computed "
                          "from related subjects' scores", "categories", i, "network")
