@@ -180,6 +180,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     sql_dump = "\n\n".join(f"-- {s['call']} {s['seconds']} s\n{s['sql']}"
                            for s in res["runs"]["engine"][0]["statements"])
     (work / "engine-batch.sql").write_text(sql_dump)
+    digests = sorted({r["engine_digest"] for i in IMPLS for r in res["runs"][i]}
+                     | ({res["rescore"]["engine_digest"]} if "rescore" in res else set()))
+    res["engine_digests"] = digests
+    if len(digests) > 1:
+        print(f"  WARNING: the engine's source changed during the run ({', '.join(digests)})",
+              flush=True)
     res["load_after"] = _load()
     res["work"] = str(work.relative_to(ROOT))
     (work / "results.json").write_text(json.dumps(res, indent=1, default=str))
@@ -223,7 +229,11 @@ def render(res: dict[str, Any], s: dict[str, Any], command: str) -> str:
         f"Measured {res['date']} with `{command}` (the same as `make bench`"
         + (")" if res["scale"] == 1 else f" at `--scale {res['scale']:g}`)")
         + f", engine at commit {res['git']['commit']}"
-        + (" plus uncommitted changes in `src/`." if res["git"]["src_dirty"] else "."),
+        + (" plus uncommitted changes in `src/`" if res["git"]["src_dirty"] else "")
+        + (f" (engine sources {res['engine_digests'][0]})."
+           if len(res.get("engine_digests", [])) == 1 else
+           ". **The engine's sources changed during the run** (digests "
+           + ", ".join(res.get("engine_digests", ["?"])) + "): figures mix versions."),
         "Policy `benchmarks/policy40.yaml` (weighted, 350–950, 5 categories with curves, "
         "one a network category over friend/family, 40 rules over 21 kinds, caps, "
         "half-lives, validity windows, 5 bands), as of 2025-01-01.", "",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import io
 import json
 import pstats
@@ -29,6 +30,16 @@ POLICY = ROOT / "benchmarks" / "policy40.yaml"
 HAND_SQL = Path(__file__).with_name("handwritten.sql")
 AS_OF = datetime(2025, 1, 1)
 TABLES = ("subjects", "sources", "events", "voids", "relations")
+
+
+def engine_digest() -> str:
+    """A digest of the engine and policy sources this process imports: others edit them while
+    a long benchmark runs, and every figure must come from the same code."""
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "src" / "glasscredit").glob("[ep]*/*.py")):
+        if path.parent.name in ("engine", "policy"):
+            h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def cpu_seconds() -> float:
@@ -120,11 +131,11 @@ def run_engine(args: argparse.Namespace) -> dict[str, Any]:
            "python_seconds": (t2 - t0) - con.seconds, "peak_rss_mb": rss,
            "statements": statements}
     if args.export:
-        _export_df(scores, args.export)
+        _write_parquet(scores, args.export)
     return out
 
 
-def _export_df(table: Any, path: str) -> None:
+def _write_parquet(table: Any, path: str) -> None:
     import pyarrow.parquet as pq
 
     pq.write_table(table, path)
@@ -140,7 +151,7 @@ def run_sql(args: argparse.Namespace) -> dict[str, Any]:
     out = {"seconds": t1 - t0, "cpu_seconds": c1 - c0, "rows": scores.num_rows,
            "peak_rss_mb": peak_rss_mb()}
     if args.export:
-        _export_df(scores, args.export)
+        _write_parquet(scores, args.export)
     return out
 
 
@@ -155,7 +166,7 @@ def run_pandas(args: argparse.Namespace) -> dict[str, Any]:
     out = {"seconds": t1 - t0, "cpu_seconds": c1 - c0, "rows": len(df),
            "peak_rss_mb": peak_rss_mb()}
     if args.export:
-        _export_df(pa.Table.from_pandas(df, preserve_index=False), args.export)
+        _write_parquet(pa.Table.from_pandas(df, preserve_index=False), args.export)
     return out
 
 
@@ -183,8 +194,8 @@ def run_rescore(args: argparse.Namespace) -> dict[str, Any]:
         r = score(b, inp, cp, AS_OF, subjects=[subject], snapshot=snap)
         row = r.arrow("scores")
         t1 = time.perf_counter()
-        del r  # a server drops each call's temp tables; not timed
-        b.release()
+        del r  # the result's temp tables go with it (not timed); release() would also drop
+        # the prepared plan, which a server keeps across calls
         got = row.column("score")[0].as_py() if row.num_rows == 1 else None
         diff = abs(got - expected[subject]) if got is not None else float("inf")
         return t1 - t0, con.seconds, diff, float(row.num_rows)
@@ -228,7 +239,9 @@ def main() -> None:
     args = ap.parse_args()
     fn = {"engine": run_engine, "sql": run_sql, "pandas": run_pandas,
           "rescore": run_rescore}[args.impl]
+    digest = engine_digest()
     result = fn(args)
+    result["engine_digest"] = digest
     Path(args.out).write_text(json.dumps(result))
     sys.exit(0)
 
