@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import pyarrow as pa
-
 from glasscredit.engine.run import Inputs, Result, Snapshot, score
 from glasscredit.engine.sessions import Backend, duckdb_backend
 from glasscredit.engine.tables import SNAPSHOT_SCHEMAS
@@ -132,7 +130,3 @@ def decide(ledger: Ledger, cp: CompiledPolicy, subject: str, measure: str,
                     scores[0]["score"], scores[0]["band"],
                     run.result.arrow("reasons").to_pylist() if spec.reasons else [])
 
-
-def as_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows to Arrow (for printing and export)."""
-    return pa.Table.from_pylist(rows)

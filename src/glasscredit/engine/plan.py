@@ -204,7 +204,7 @@ def features(c: Ctx, totals: Any, subjects: Any) -> Any:
             ids = [r.id for r in p.rules if r.category == cat.name]
             aggs.append(F.sum(F.when(F.col("rule_id").isin(ids or ["\0"]), F.col("points")))
                         .alias(f"raw__{cat.name}"))
-    refs = referenced_rules(c.cp) | list_trigger_rules(c.cp)
+    refs = referenced_rules(c.cp)
     for rid in sorted(refs):
         is_r = F.col("rule_id") == rid
         aggs += [F.sum(F.when(is_r, F.col("points"))).alias(f"pts__{rid}"),
@@ -227,17 +227,6 @@ def features(c: Ctx, totals: Any, subjects: Any) -> Any:
                  F.coalesce(F.col(f"hits__{rid}"), zero).alias(f"hits__{rid}"),
                  F.col(f"last__{rid}")]
     return joined.select(*cols)
-
-
-def list_trigger_rules(cp: CompiledPolicy) -> set[str]:
-    """Rules named in list entry conditions: their latest event dates a listing."""
-    out = set()
-    for node in cp.list_enter.values():
-        for name in expr.names(node):
-            head, _, tail = name.partition(".")
-            if head in ("hits", "points"):
-                out.add(tail)
-    return out
 
 
 def curve(c: Ctx, cv: Curve, x: Any) -> Any:

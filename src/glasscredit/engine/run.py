@@ -80,12 +80,6 @@ class Result:
             return self.backend.connection.sql(query).to_arrow_table()
         return self.backend.to_arrow(self.frames[name].orderBy(*keys))
 
-    def frame(self, name: str) -> Any:
-        """One output table as a DataFrame of the backend's session."""
-        if name in self.frames:
-            return self.frames[name]
-        return self.backend.session.sql(self.sql[name])
-
 
 def _neighbours(b: Backend, relations: Any, ids: set[str], types: list[str], c: Ctx,
                 hops: int) -> set[str]:

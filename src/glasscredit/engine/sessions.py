@@ -13,7 +13,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from glasscredit.engine.tables import INPUT_SCHEMAS, SNAPSHOT_SCHEMAS
 from glasscredit.errors import BackendError
 
 _counter = itertools.count()
@@ -142,7 +141,3 @@ def spark_backend(session: Any = None) -> Backend:
         .getOrCreate())
     return Backend("spark", spark, F, Window)
 
-
-def input_schema(name: str) -> dict[str, str]:
-    """Columns and types of an input or snapshot table."""
-    return {**INPUT_SCHEMAS, **SNAPSHOT_SCHEMAS}[name]
