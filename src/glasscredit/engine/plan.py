@@ -59,8 +59,10 @@ class Ctx:
         return self.F.lit(self.as_of.replace(tzinfo=None)).cast("timestamp")
 
     def secs(self, column: str) -> Any:
+        """A timestamp column as epoch seconds with its fraction: microseconds / 1e6, because
+        whole seconds round on DuckDB and truncate on Spark."""
         F = self.F
-        return F.unix_seconds(F.col(column).cast("timestamp")).cast("double")
+        return F.unix_micros(F.col(column).cast("timestamp")).cast("double") / self.num(1e6)
 
 
 def flat(c: Ctx, df: Any) -> Any:
@@ -96,10 +98,17 @@ def counted_events(c: Ctx, events: Any, voids: Any, sources: Any) -> Any:
         gone = voids.filter(F.col("voided_at") <= c.asof()).select("event_id")
         ev = ev.join(gone, "event_id", "left_anti")
     ev = ev.join(sources.select("source_id", "reliability"), "source_id", "left")
+    # Each attribute a condition reads is parsed out of the JSON once per event, before the
+    # join with the rules (a kind has several rules), and so is the time.
+    attrs = _attribute_columns(c)
+    ev = ev.select("event_id", "subject_id", "kind", "source_id", "occurred_at", "value",
+                   "reliability", c.secs("occurred_at").alias("ts"),
+                   *[col.alias(name) for name, col in attrs.values()])
     ev = ev.join(rules_frame(c), "kind", "inner")
     ev = ev.select(*[F.col(n) for n in (
-        "event_id", "subject_id", "kind", "source_id", "occurred_at", "value", "attrs",
-        "reliability", *[k for k in RULE_SCHEMA if k not in ("kind", "reason")])])
+        "event_id", "subject_id", "kind", "source_id", "occurred_at", "ts", "value",
+        "reliability", *[name for name, _ in attrs.values()],
+        *[k for k in RULE_SCHEMA if k not in ("kind", "reason")])])
 
     def attr(rule_id: str) -> Any:
         types = c.cp.rule_attributes.get(rule_id, {})
@@ -107,8 +116,7 @@ def counted_events(c: Ctx, events: Any, voids: Any, sources: Any) -> Any:
         def resolve(name: str) -> Any:
             if name == "value":
                 return F.col("value")
-            raw = c.b.json_text(F.col("attrs"), name)
-            return raw.cast(_JSON_CAST.get(types.get(name, ""), "string"))
+            return F.col(attrs[(name, _JSON_CAST.get(types.get(name, ""), "string"))][0])
         return resolve
 
     match = None
@@ -122,7 +130,7 @@ def counted_events(c: Ctx, events: Any, voids: Any, sources: Any) -> Any:
     if match is not None:
         ev = ev.filter(match.otherwise(F.lit(True)))
 
-    ts = c.secs("occurred_at")
+    ts = F.col("ts")
     age = c.t - ts
     base = F.coalesce(F.col("points"), F.col("ppu") * F.coalesce(F.col("value"), c.num(0)))
     clipped = F.least(F.greatest(base, F.coalesce(F.col("clip_lo"), c.num(-BIG))),
@@ -139,6 +147,28 @@ def counted_events(c: Ctx, events: Any, voids: Any, sources: Any) -> Any:
         "corr_below", "corr_sources")
     if any(r.corroboration for r in p.rules):
         out = _corroborate(c, out)
+    return out
+
+
+def _attribute_columns(c: Ctx) -> dict[tuple[str, str], tuple[str, Any]]:
+    """(attribute, cast type) -> (column name, the typed value read from ``attrs``) for every
+    attribute a rule condition reads, parsed only for the kinds whose rules read it."""
+    F, p = c.F, c.cp.policy
+    kinds: dict[tuple[str, str], set[str]] = {}
+    for r in p.rules:
+        node = c.cp.rule_conditions.get(r.id)
+        if node is None:
+            continue
+        types = c.cp.rule_attributes.get(r.id, {})
+        for name in expr.names(node):
+            if name != "value":
+                key = (name, _JSON_CAST.get(types.get(name, ""), "string"))
+                kinds.setdefault(key, set()).add(r.kind)
+    out = {}
+    for i, (key, used_by) in enumerate(sorted(kinds.items())):
+        name, cast = key
+        typed = c.b.json_text(F.col("attrs"), name).cast(cast)
+        out[key] = (f"attr__{i}", F.when(F.col("kind").isin(sorted(used_by)), typed))
     return out
 
 
