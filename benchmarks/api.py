@@ -99,9 +99,22 @@ def serve(path: str, port: int) -> None:
                 access_log=False)
 
 
+def server_cpu() -> float:
+    """CPU seconds the server process has used so far (user + system)."""
+    import psutil
+
+    t = psutil.Process(SERVER['pid']).cpu_times()
+    return float(t.user + t.system)
+
+
+SERVER: dict[str, int] = {}  # the child's pid, once started
+
+
 async def phase(base: str, make: Any, requests: int, seconds: float,
                 connections: int = CONNECTIONS) -> dict[str, float]:
-    """Run ``make(i) -> (method, path, json, headers)`` on N connections; latencies in ms."""
+    """Run ``make(i) -> (method, path, json, headers)`` on N connections; latencies in ms,
+    and the server's CPU milliseconds per request (less sensitive to other jobs than req/s)."""
+    cpu0 = server_cpu()
     lat: list[float] = []
     errors = 0
     counter = iter(range(requests))
@@ -126,7 +139,8 @@ async def phase(base: str, make: Any, requests: int, seconds: float,
         wall = time.perf_counter() - t0
     arr = np.array(lat)
     return {"n": len(lat), "rps": len(lat) / wall, "p50": float(np.percentile(arr, 50)),
-            "p99": float(np.percentile(arr, 99)), "errors": errors, "wall": wall}
+            "p99": float(np.percentile(arr, 99)), "errors": errors, "wall": wall,
+            "cpu_ms": 1000 * (server_cpu() - cpu0) / max(1, len(lat))}
 
 
 async def freshness(base: str, keys: dict[str, str], samples: int, subjects: int) -> list[float]:
@@ -152,22 +166,23 @@ async def freshness(base: str, keys: dict[str, str], samples: int, subjects: int
     return out
 
 
-async def run(base: str, keys: dict[str, str], subjects: int, seconds: float,
-              batches: int) -> dict[str, Any]:
+async def run(base: str, keys: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     reader = {"Authorization": f"Bearer {keys['reader']}"}
     source = {"Authorization": f"Bearer {keys['hospital']}"}
     rng = random.Random(7)
+    subjects, seconds = args.subjects, args.seconds
     ids = [person(i) for i in range(subjects)]
     big = 10**9
     results: dict[str, Any] = {}
     await phase(base, lambda i: ("GET", "/v1/health", None, {}), 2000, 5)  # warm up
     results["bare"] = await phase(base, lambda i: ("GET", "/v1/health", None, {}), big, seconds)
-    results["scores"] = await phase(base, lambda i: (
-        "POST", "/v1/scores", {"subject": rng.choice(ids), "purpose": "tenancy"}, reader),
-        big, seconds)
-    results["decisions"] = await phase(base, lambda i: (
-        "POST", "/v1/decisions", {"subject": rng.choice(ids), "measure": "transit_discount",
-                                  "purpose": "tenancy"}, reader), big, seconds)
+    if "reads" in args.phases:
+        results["scores"] = await phase(base, lambda i: (
+            "POST", "/v1/scores", {"subject": rng.choice(ids), "purpose": "tenancy"}, reader),
+            big, seconds)
+        results["decisions"] = await phase(base, lambda i: (
+            "POST", "/v1/decisions", {"subject": rng.choice(ids), "measure": "transit_discount",
+                                      "purpose": "tenancy"}, reader), big, seconds)
 
     def batch(i: int) -> tuple[str, str, Any, dict[str, str]]:
         events = [{"source_event_id": f"load-{i}-{j}", "subject": ids[(i * 500 + j) % subjects],
@@ -175,11 +190,33 @@ async def run(base: str, keys: dict[str, str], subjects: int, seconds: float,
                    "value": 2.0, "attrs": {"activity": "community"}} for j in range(500)]
         return "POST", "/v1/events", {"events": events}, source
 
-    ingest = await phase(base, batch, batches, 120, connections=4)
-    ingest["events_per_s"] = ingest["n"] * 500 / ingest["wall"]
-    results["ingest"] = ingest
-    results["freshness"] = await freshness(base, keys, 50, subjects)
+    if "ingest" in args.phases:
+        ingest = await phase(base, batch, args.batches, 120, connections=4)
+        ingest["events_per_s"] = ingest["n"] * 500 / ingest["wall"]
+        results["ingest"] = ingest
+    if "fresh" in args.phases:
+        results["freshness"] = await freshness(base, keys, 50, subjects)
     return results
+
+
+def prepare(folder: Path, args: argparse.Namespace) -> dict[str, str]:
+    """Build the ledger, or copy a cached one (``--cache DIR``, for repeated runs)."""
+    import json
+    import shutil
+
+    cache = Path(args.cache) / f"s{args.subjects}" if args.cache else None
+    if cache is not None and (cache / "keys.json").exists():
+        shutil.copy(cache / "bench.duckdb", folder / "bench.duckdb")
+        keys: dict[str, str] = json.loads((cache / "keys.json").read_text())
+        return keys
+    t0 = time.perf_counter()
+    keys = build(folder, args.subjects)
+    print(f"ledger built in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        shutil.copy(folder / "bench.duckdb", cache / "bench.duckdb")
+        (cache / "keys.json").write_text(json.dumps(keys))
+    return keys
 
 
 def main() -> None:
@@ -188,14 +225,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--phases", default="reads,ingest,fresh",
+                        help="comma list of reads, ingest, fresh (bare always runs)")
+    parser.add_argument("--cache", default=None,
+                        help="keep the built ledger here and copy it on later runs")
     args = parser.parse_args()
+    args.phases = set(args.phases.split(","))
     folder = Path(tempfile.mkdtemp(prefix="gc-api-bench-"))
-    t0 = time.perf_counter()
-    keys = build(folder, args.subjects)
-    print(f"ledger built in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    keys = prepare(folder, args)
     child = mp.get_context("spawn").Process(
         target=serve, args=(str(folder / "bench.duckdb"), args.port), daemon=True)
     child.start()
+    SERVER["pid"] = child.pid or 0
     base = f"http://127.0.0.1:{args.port}"
     try:
         for _ in range(600):
@@ -205,7 +246,9 @@ def main() -> None:
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        results = asyncio.run(run(base, keys, args.subjects, args.seconds, args.batches))
+        load0 = os.getloadavg()[0]
+        results = asyncio.run(run(base, keys, args))
+        results["load"] = (load0, os.getloadavg()[0])
     finally:
         child.terminate()
         child.join(10)
@@ -215,19 +258,27 @@ def main() -> None:
 def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     bare = r["bare"]["rps"]
     print(f"\n{args.subjects} subjects, {CONNECTIONS} connections, one uvicorn worker, "
-          f"{os.cpu_count()} CPUs\n")
-    print("| phase | requests | req/s | % of bare | p50 ms | p99 ms | non-200 |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          f"{os.cpu_count()} CPUs, load average {r['load'][0]:.1f} at the start, "
+          f"{r['load'][1]:.1f} at the end\n")
+    print("| phase | requests | req/s | % of bare | p50 ms | p99 ms | server CPU ms/req "
+          "| non-200 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in ("bare", "scores", "decisions"):
+        if name not in r:
+            continue
         x = r[name]
         print(f"| {name} | {x['n']} | {x['rps']:.0f} | {100 * x['rps'] / bare:.0f}% | "
-              f"{x['p50']:.1f} | {x['p99']:.1f} | {x['errors']} |")
-    i = r["ingest"]
-    print(f"| ingest (500/batch, 4 conns) | {i['n']} batches | {i['events_per_s']:.0f} events/s "
-          f"| | {i['p50']:.0f} | {i['p99']:.0f} | {i['errors']} |")
-    f = sorted(r["freshness"])
-    print(f"\nevent → visible to a reader: p50 {1000 * statistics.median(f):.0f} ms, "
-          f"p99 {1000 * f[min(len(f) - 1, int(0.99 * len(f)))]:.0f} ms over {len(f)} events")
+              f"{x['p50']:.1f} | {x['p99']:.1f} | {x['cpu_ms']:.2f} | {x['errors']} |")
+    if "ingest" in r:
+        i = r["ingest"]
+        print(f"| ingest (500/batch, 4 conns) | {i['n']} batches | {i['events_per_s']:.0f} "
+              f"events/s | | {i['p50']:.0f} | {i['p99']:.0f} | {i['cpu_ms']:.0f} "
+              f"| {i['errors']} |")
+    if "freshness" in r:
+        f = sorted(r["freshness"])
+        print(f"\nevent → visible to a reader: p50 {1000 * statistics.median(f):.0f} ms, "
+              f"p99 {1000 * f[min(len(f) - 1, int(0.99 * len(f)))]:.0f} ms over {len(f)} "
+              "events")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,12 @@
 
 DuckDB connections and the engine's SQLFrame session are not thread-safe, so every ledger and
 engine call runs under ``Service.lock``: run one worker process per ledger file (PostgreSQL
-ledgers can take several replicas, each with its own lock).
+ledgers can take several replicas, each with its own lock). Consent-gated reads and decisions
+are served in groups (``gated``, ``grouping``): one set of queries and one append per group.
+
+What is cached, and why it is safe: subject pseudonym -> internal id (append-only, never
+reassigned) and client key hashes (a client's key never changes). Whether a client is still
+active and whether a consent is valid are read from the ledger for every request.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from glasscredit.api.errors import ApiError
+from glasscredit.api.grouping import Grouper
 from glasscredit.api.limits import Limits, RateLimiter
 from glasscredit.catalogue import Catalogue, load_catalogue
 from glasscredit.ledger.ledger import Ledger
 from glasscredit.policy.load import CompiledPolicy
 from glasscredit.rights import disputes
-from glasscredit.rights.clients import Client, load_clients
+from glasscredit.rights.clients import Client, active_client_ids, load_clients
+from glasscredit.rights.records import fetch
 from glasscredit.rights.state import latest_states, rescore
 from glasscredit.runs import check_mode
 
@@ -29,6 +36,8 @@ from glasscredit.runs import check_mode
 MAX_STATE_AGE: Final = timedelta(hours=24)
 CLIENTS_TTL_SECONDS: Final = 5.0
 SWEEP_EVERY: Final = timedelta(minutes=1)
+#: Subject pseudonym -> internal id entries kept (about 200 bytes each); cleared when full.
+SUBJECT_CACHE_MAX: Final = 500_000
 
 
 class Service:
@@ -45,6 +54,11 @@ class Service:
         self._clients: dict[str, Client] = {}
         self._clients_at = -1e9
         self._swept: datetime | None = None
+        self._subjects: dict[str, str] = {}
+        from glasscredit.api.gated import Gated, Served, serve_group
+
+        self.gated: Grouper[Gated, Served] = Grouper(
+            lambda items: serve_group(self, items), "glasscredit-gated-reads")
         with self.lock:
             ledger.ensure_tables()
             ledger.store_policy(cp.text, cp.name, cp.policy.mode)
@@ -57,20 +71,54 @@ class Service:
 
             score_ledger(self.ledger, self.cp, self.clock(), ["0"], keep=False)
 
+    def clients_stale(self) -> bool:
+        return time.monotonic() - self._clients_at > CLIENTS_TTL_SECONDS
+
+    def refresh_clients(self) -> None:
+        with self.lock:
+            self._clients = load_clients(self.ledger)
+        self._clients_at = time.monotonic()
+
     def client(self, client_id: str) -> Client | None:
-        """A client by id, from a cache refreshed every few seconds (keys added elsewhere)."""
-        if time.monotonic() - self._clients_at > CLIENTS_TTL_SECONDS:
-            with self.lock:
-                self._clients = load_clients(self.ledger)
-            self._clients_at = time.monotonic()
+        """A client by id, from a cache of keys refreshed every few seconds (keys added
+        elsewhere); whether it is still active is checked per request (``active_clients``)."""
+        if self.clients_stale():
+            self.refresh_clients()
         return self._clients.get(client_id)
 
     def forget_clients(self) -> None:
         self._clients_at = -1e9
 
-    def subject_id(self, external_id: str) -> str | None:
+    def active_clients(self, client_ids: set[str]) -> set[str]:
+        """Which of these clients are active now, read from the ledger (revocation is at once)."""
         with self.lock:
-            return self.ledger.subject_id(external_id)
+            return active_client_ids(self.ledger, sorted(client_ids))
+
+    def subject_ids(self, external_ids: list[str]) -> dict[str, str]:
+        """Internal ids by external id, for the known subjects (one query for the uncached)."""
+        out: dict[str, str] = {}
+        missing: dict[str, list[str]] = {}
+        for ext in external_ids:
+            mac = self.ledger.pseudonyms.digest(ext)
+            sid = self._subjects.get(mac)
+            if sid is None:
+                missing.setdefault(mac, []).append(ext)
+            else:
+                out[ext] = sid
+        if missing:
+            marks = ", ".join("?" for _ in missing)
+            with self.lock:
+                found = fetch(self.ledger, "SELECT subject_hmac, subject_id FROM ledger_subjects "
+                                           f"WHERE subject_hmac IN ({marks})", *missing)
+            if len(self._subjects) + len(found) > SUBJECT_CACHE_MAX:
+                self._subjects.clear()
+            for mac, sid in found:
+                self._subjects[mac] = str(sid)
+                out.update(dict.fromkeys(missing[mac], str(sid)))
+        return out
+
+    def subject_id(self, external_id: str) -> str | None:
+        return self.subject_ids([external_id]).get(external_id)
 
     def standing(self, subject_id: str) -> dict[str, Any]:
         """The subject's kept state, rescored first when missing or stale; 404 if unscorable."""

@@ -18,7 +18,7 @@ import pyarrow as pa
 from glasscredit.errors import InputError
 from glasscredit.ledger.batch import Batch
 from glasscredit.ledger.ledger import Ledger
-from glasscredit.rights.records import query, rows
+from glasscredit.rights.records import fetch, query, rows
 
 SCOPES: Final = ("source", "reader", "subject", "reviewer", "admin")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -88,3 +88,15 @@ def load_clients(ledger: Ledger) -> dict[str, Client]:
     return {cid: Client(cid, r["name"], frozenset(r["scopes"].split(",")), r["key_hash"],
                         None if r["subject_id"] is None else str(r["subject_id"]))
             for cid, r in latest.items() if r["active"]}
+
+
+def active_client_ids(ledger: Ledger, client_ids: list[str]) -> set[str]:
+    """Which of ``client_ids`` are active now (the latest row of each id counts)."""
+    if not client_ids:
+        return set()
+    marks = ", ".join("?" for _ in client_ids)
+    found = fetch(ledger, "SELECT client_id, active FROM (SELECT client_id, active, row_number() "
+                          "OVER (PARTITION BY client_id ORDER BY batch_id DESC) AS rn FROM "
+                          f"ledger_clients WHERE client_id IN ({marks})) c WHERE rn = 1",
+                  *client_ids)
+    return {client_id for client_id, active in found if active}

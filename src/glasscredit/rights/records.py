@@ -28,6 +28,11 @@ def query(ledger: Ledger, sql: str, *params: Any) -> list[dict[str, Any]]:
     return table.to_pylist()
 
 
+def fetch(ledger: Ledger, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """A small read as plain tuples: no Arrow round trip, for the per-request hot path."""
+    return ledger.store._rows(ledger.store.dialect.sql(sql), list(params))
+
+
 def new_id(prefix: str) -> str:
     """A random identifier with a readable prefix (``dec_…``, ``dsp_…``)."""
     return f"{prefix}_{uuid.uuid4().hex}"

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from glasscredit.ledger.ledger import Ledger
 from glasscredit.policy.load import CompiledPolicy
-from glasscredit.rights.records import dumps, new_id, query, rows
+from glasscredit.rights.records import dumps, fetch, new_id, query, rows
 from glasscredit.runs import score_ledger
 
 HOW_TO_DISPUTE: Final = (
@@ -111,12 +111,13 @@ def latest_states(ledger: Ledger, cp: CompiledPolicy,
     if not subject_ids:
         return {}
     marks = ", ".join("?" for _ in subject_ids)
-    found = query(ledger, "SELECT subject_id, scored_at, state FROM (SELECT *, row_number() OVER "
-                          "(PARTITION BY subject_id ORDER BY batch_id DESC) AS rn FROM "
-                          f"ledger_subject_state WHERE policy_hash = ? AND subject_id IN ({marks})"
-                          ") s WHERE rn = 1", cp.content_hash, *[int(s) for s in subject_ids])
-    return {str(r["subject_id"]): {**json.loads(r["state"]), "scored_at": r["scored_at"]}
-            for r in found}
+    found = fetch(ledger, "SELECT subject_id, scored_at, state FROM (SELECT subject_id, scored_at, "
+                          "state, row_number() OVER (PARTITION BY subject_id ORDER BY batch_id "
+                          "DESC) AS rn FROM ledger_subject_state WHERE policy_hash = ? AND "
+                          f"subject_id IN ({marks})) s WHERE rn = 1",
+                  cp.content_hash, *[int(s) for s in subject_ids])
+    return {str(sid): {**json.loads(state), "scored_at": scored_at}
+            for sid, scored_at, state in found}
 
 
 def _notices(ledger: Ledger, cp: CompiledPolicy, subject_id: str, old: dict[str, Any] | None,

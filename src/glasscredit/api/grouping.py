@@ -1,0 +1,80 @@
+"""Group commit: requests that arrive while one group runs are served together by the next.
+
+A ``Grouper`` owns one worker thread (started on demand, gone after a short idle spell). A
+request hands its item to ``submit`` and awaits its own answer; the worker takes everything
+waiting, runs it as one group — typically one set of reads and ONE ledger append under the
+service lock — and answers each request only after that group returned, so nothing is
+acknowledged before it is committed. Under load the group grows by itself (whatever arrived
+during the previous group), at low load a group is one request with no added wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Grouper(Generic[T, R]):
+    """Serve submitted items in groups on one worker thread; see the module docstring."""
+
+    def __init__(self, run: Callable[[list[T]], list[R | Exception]], name: str,
+                 max_group: int = 256, idle_seconds: float = 2.0) -> None:
+        self.run, self.name = run, name
+        self.max_group, self.idle_seconds = max_group, idle_seconds
+        self._cond = threading.Condition()
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._worker: threading.Thread | None = None
+        self.groups = 0  # how many groups ran (for tests and benchmarks)
+
+    async def submit(self, item: T) -> R:
+        """The answer for ``item`` once its group has run (its exception re-raised)."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        with self._cond:
+            self._pending.append((item, future))
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name=self.name, daemon=True)
+                self._worker.start()
+            self._cond.notify()
+        return await future
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                if not self._pending:
+                    self._cond.wait(self.idle_seconds)
+                if not self._pending:
+                    self._worker = None
+                    return
+                group = self._pending[:self.max_group]
+                del self._pending[:self.max_group]
+            results: list[R | Exception]
+            try:
+                results = self.run([item for item, _ in group])
+                if len(results) != len(group):
+                    raise RuntimeError(f"{self.name}: {len(results)} answers for {len(group)}")
+            except Exception as exc:  # the whole group failed: every request learns it
+                results = [exc] * len(group)
+            self.groups += 1
+            for (_, future), result in zip(group, results, strict=True):
+                _settle(future, result)
+
+
+def _settle(future: asyncio.Future[R], result: R | Exception) -> None:
+    """Answer a waiting request on its own event loop (it may have gone away meanwhile)."""
+
+    def apply() -> None:
+        if future.done():
+            return
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+    with contextlib.suppress(RuntimeError):  # its loop closed: nobody is waiting any more
+        future.get_loop().call_soon_threadsafe(apply)

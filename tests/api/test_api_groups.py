@@ -1,0 +1,125 @@
+"""Group commit of consent-gated reads: one append per group, nothing answered before it commits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from apikit import PERSON, World
+
+from glasscredit.api.grouping import Grouper
+from glasscredit.api.service import Service
+
+
+def test_grouper_serves_waiting_items_together_and_fails_a_group_whole() -> None:
+    sizes: list[int] = []
+    gate = threading.Event()
+
+    def run(items: list[int]) -> list[int | Exception]:
+        gate.wait(5)
+        sizes.append(len(items))
+        if -1 in items:
+            raise RuntimeError("group failed")
+        return [i * 10 for i in items]
+
+    grouper: Grouper[int, int] = Grouper(run, "test-grouper")
+
+    async def main() -> list[Any]:
+        tasks = [asyncio.ensure_future(grouper.submit(0))]
+        await asyncio.sleep(0.2)  # the first group holds item 0 ...
+        tasks += [asyncio.ensure_future(grouper.submit(i)) for i in range(1, 6)]
+        await asyncio.sleep(0.2)  # ... and 1..5 wait behind it
+        gate.set()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert asyncio.run(main()) == [0, 10, 20, 30, 40, 50]
+    assert sizes == [1, 5]
+
+    async def failing() -> list[Any]:
+        return await asyncio.gather(grouper.submit(-1), return_exceptions=True)
+
+    (failed,) = asyncio.run(failing())
+    assert isinstance(failed, RuntimeError)
+
+
+def service(w: World) -> Service:
+    svc: Service = w.client.app.state.service  # type: ignore[attr-defined]
+    return svc
+
+
+def _consent(w: World, purpose: str) -> None:
+    until = (w.clock.now + timedelta(days=30)).isoformat()
+    r = w.post("/v1/me/consents", "me", {"client": "reader", "purpose": purpose,
+                                         "valid_until": until})
+    assert r.status_code == 201, r.text
+
+
+def _held_reads(w: World, n: int, body: dict[str, Any]) -> list[Any]:
+    """``n`` concurrent reads, released together: the first forms a group, the rest the next."""
+    svc = service(w)
+    svc.refresh_clients()  # no key-cache refresh (which takes the lock) during the test
+    with svc.lock, ThreadPoolExecutor(n) as pool:
+        futures = [pool.submit(w.post, "/v1/decisions", "reader", body) for _ in range(n)]
+        deadline = time.monotonic() + 10
+        while len(svc.gated._pending) < n - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        svc.lock.release()  # let the worker run while the pool is still open
+        try:
+            return [f.result(30) for f in futures]
+        finally:
+            svc.lock.acquire()
+
+
+def test_concurrent_decisions_are_recorded_in_one_append_per_group(world: World) -> None:
+    w = world
+    w.ingest("hospital", w.event())
+    _consent(w, "p-group")
+    body = {"subject": PERSON, "purpose": "p-group", "measure": "donor_badge"}
+    batches, decisions = w.rows("ledger_batches"), w.rows("ledger_decisions")
+    inquiries = w.rows("ledger_inquiries")
+    answers = _held_reads(w, 8, body)
+    assert [r.status_code for r in answers] == [200] * 8
+    assert len({r.json()["decision_id"] for r in answers}) == 8
+    assert w.rows("ledger_decisions") == decisions + 8
+    assert w.rows("ledger_inquiries") == inquiries + 8
+    assert w.rows("ledger_batches") - batches <= 2  # 8 reads, at most two groups, two appends
+
+
+def test_a_failed_append_answers_no_read_of_its_group(world: World,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    w = world
+    w.ingest("hospital", w.event())
+    _consent(w, "p-fail")
+    svc = service(w)
+
+    def broken(rows: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(svc.ledger, "append_rows", broken)
+    inquiries = w.rows("ledger_inquiries")
+    r = w.post("/v1/scores", "reader", {"subject": PERSON, "purpose": "p-fail"})
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "internal_error"
+    assert "score" not in r.text
+    own = w.get("/v1/me/score", "me")  # the subject's own read records nothing: still served
+    assert own.status_code == 200
+    monkeypatch.undo()
+    assert w.rows("ledger_inquiries") == inquiries
+
+
+def test_subject_ids_are_cached_but_unknown_subjects_are_not(world: World) -> None:
+    w = world
+    svc = service(w)
+    from apikit import person
+
+    fresh = person(4321)
+    assert svc.subject_id(fresh) is None
+    assert w.ingest("hospital", w.event(subject=fresh)).status_code == 200
+    sid = svc.subject_id(fresh)
+    assert sid is not None and sid == w.ledger.subject_id(fresh)
+    assert svc.ledger.pseudonyms.digest(fresh) in svc._subjects
