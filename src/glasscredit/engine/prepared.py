@@ -24,7 +24,7 @@ from glasscredit.engine.run import (
     hops_and_types,
     plan_score,
 )
-from glasscredit.engine.scoring import valid_relations
+from glasscredit.engine.scoring import touching, valid_relations
 from glasscredit.engine.sessions import Backend
 from glasscredit.policy.load import CompiledPolicy
 
@@ -48,6 +48,10 @@ class Prepared:
     neighbours: str | None
     hops: int
     inputs: tuple[str, ...]
+    #: subset runs: the step holding the relation rows that touch the scope, which a replay
+    #: fills itself with one-column lookups, and the SQL of the relations input it reads
+    relations_step: str | None = None
+    relations_sql: str | None = None
 
 
 def _quote(values: list[str]) -> str:
@@ -91,25 +95,25 @@ def _key(cp: CompiledPolicy, inputs: Inputs, snapshot: Snapshot, subset: bool,
     return (cp.content_hash, subset, reasons, shape), tuple(names)
 
 
-def _extract(b: Backend, inputs: Inputs, snapshot: Snapshot) -> tuple[Inputs, Snapshot]:
+def _extract(b: Backend, cp: CompiledPolicy, inputs: Inputs,
+             snapshot: Snapshot) -> tuple[Inputs, Snapshot, str | None]:
     """Copy out the rows of the subjects in scope first, so the plan of a subset run reads a
     few small tables instead of scanning the full ones at every step. Exact: the plan keeps
     only these rows anyway."""
     F = b.F
     scope = [SCOPE]
 
-    def mine(df: Any, *columns: str) -> Any:
-        cond = None
-        for col in columns:
-            c = F.col(col).isin(scope)
-            cond = c if cond is None else (cond | c)
-        return b.materialise(df.filter(cond))
+    def mine(df: Any, column: str) -> Any:
+        return b.materialise(df.filter(F.col(column).isin(scope)))
 
     events = mine(inputs.events, "subject_id")
     voids = (None if inputs.voids is None else b.materialise(
         inputs.voids.join(events.select("event_id"), "event_id", "left_semi")))
-    relations = (None if inputs.relations is None
-                 else mine(inputs.relations, "subject_id", "related_id"))
+    relations, relations_step = None, None
+    if inputs.relations is not None:
+        relations = b.materialise(touching(Ctx(b, cp, SENTINEL_TIME, None), inputs.relations,
+                                           scope))
+        relations_step = b.log[-1][0]
     extracted = Inputs(subjects=mine(inputs.subjects, "subject_id"), sources=inputs.sources,
                        events=events, voids=voids, relations=relations)
     previous = Snapshot(
@@ -118,16 +122,19 @@ def _extract(b: Backend, inputs: Inputs, snapshot: Snapshot) -> tuple[Inputs, Sn
         measure_state=None if snapshot.measure_state is None else mine(
             snapshot.measure_state, "subject_id"),
         scores=snapshot.scores)
-    return extracted, previous
+    return extracted, previous, relations_step
 
 
 def _record(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, subset: bool,
             reasons: bool, names: tuple[str, ...]) -> Prepared:
     b.log, b.recording = [], True
     scope = (SCOPE,) if subset else None
+    relations_step = None
     try:
-        plan_inputs, plan_snapshot = ((_extract(b, inputs, snapshot)) if subset
-                                      else (inputs, snapshot))
+        if subset:
+            plan_inputs, plan_snapshot, relations_step = _extract(b, cp, inputs, snapshot)
+        else:
+            plan_inputs, plan_snapshot = inputs, snapshot
         result = plan_score(b, plan_inputs, cp, SENTINEL_TIME, [TARGETS] if subset else None,
                             plan_snapshot, reasons=reasons, scope=scope)
     finally:
@@ -135,18 +142,41 @@ def _record(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, 
     outputs = {name: df.sql(dialect="duckdb", optimize=False, pretty=False)
                for name, df in result.frames.items()}
     hops, types = hops_and_types(cp)
-    neighbours = None
-    if subset and hops and inputs.relations is not None:
-        probe = Ctx(b, cp, SENTINEL_TIME, (SCOPE,))
-        pairs = valid_relations(probe, inputs.relations, types).select("related_id").distinct()
-        neighbours = pairs.sql(dialect="duckdb", optimize=False, pretty=False)
+    neighbours = relations_sql = None
+    if relations_step is not None:
+        assert inputs.relations is not None
+        relations_sql = inputs.relations.sql(dialect="duckdb", optimize=False, pretty=False)
+        if hops:  # read from the replay's own table of the relation rows found so far
+            probe = Ctx(b, cp, SENTINEL_TIME, (SCOPE,))
+            pairs = valid_relations(probe, plan_inputs.relations, types)
+            neighbours = pairs.select("related_id").distinct().sql(
+                dialect="duckdb", optimize=False, pretty=False)
     steps = tuple(b.log)
     b.log = []
     constant = frozenset(name for name, sql in steps if _is_constant(sql))
     for name, sql in steps:
         if name in constant:  # made once, in full, and shared by every replay
             b.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-    return Prepared(steps, constant, outputs, neighbours, hops, names)
+    return Prepared(steps, constant, outputs, neighbours, hops, names, relations_step,
+                    relations_sql)
+
+
+def _gather_relations(con: Any, prep: Prepared, table: str, new: list[str], seen: set[str],
+                      bind: Any) -> None:
+    """Add to ``table`` the relation rows with an end in ``new`` that no subject in ``seen``
+    brought in already: each row once. Each lookup filters one column only, inside a
+    materialised CTE, so DuckDB can use the table's order or an ART index on that column
+    (a second condition in the same scan turns the index off)."""
+    if not new:
+        return
+    rel = bind(prep.relations_sql)
+    ids, old = _quote(new), _quote(sorted(seen | set(new)))
+    before = f"NOT (related_id IN ({_quote(sorted(seen))}))" if seen else "TRUE"
+    con.execute(f"INSERT INTO {table} WITH m AS MATERIALIZED (SELECT * FROM ({rel}) "
+                f"WHERE subject_id IN ({ids})) SELECT * FROM m WHERE {before}")
+    con.execute(f"INSERT INTO {table} WITH m AS MATERIALIZED (SELECT * FROM ({rel}) "
+                f"WHERE related_id IN ({ids})) SELECT * FROM m "
+                f"WHERE NOT (subject_id IN ({old}))")
 
 
 def _drop(con: Any, names: list[str]) -> None:
@@ -170,21 +200,35 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
     con = b.connection
     targets = sorted(set(subjects)) if subjects is not None else None
     scope = targets
-    if targets is not None and prep.neighbours is not None:
-        found, frontier = set(targets), set(targets)
-        for _ in range(prep.hops):
-            if not frontier:
-                break
-            sql = _bind(prep.neighbours, as_of, sorted(frontier), None, "", renames,
-                        prep.constant)
-            new = {row[0] for row in con.execute(sql).fetchall()}
-            frontier = new - found
-            found |= new
-        scope = sorted(found)
     suffix = f"_r{next(_runs)}"
     made = []
+    if targets is not None and prep.relations_step is not None:
+        # the relation rows touching the scope, found hop by hop: the plan's extracted table
+        table = f"{prep.relations_step}{suffix}"
+        made.append(table)
+
+        def bind(sql: str, ids: list[str] | None = None) -> str:
+            return _bind(sql, as_of, ids, None, suffix, renames, prep.constant)
+
+        assert prep.relations_sql is not None
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM ({bind(prep.relations_sql)}) "
+                    "LIMIT 0")
+        found: set[str] = set()
+        frontier = set(targets)
+        for _ in range(prep.hops if prep.neighbours is not None else 0):
+            if not frontier:
+                break
+            _gather_relations(con, prep, table, sorted(frontier), found, bind)
+            found |= frontier
+            assert prep.neighbours is not None
+            new = {row[0] for row in con.execute(bind(prep.neighbours,
+                                                      sorted(frontier))).fetchall()}
+            frontier = new - found
+        _gather_relations(con, prep, table, sorted(frontier), found, bind)
+        found |= frontier
+        scope = sorted(found)
     for name, sql in prep.steps:
-        if name in prep.constant:
+        if name in prep.constant or name == prep.relations_step:
             continue
         con.execute(f"CREATE TEMP TABLE {name}{suffix} AS "
                     + _bind(sql, as_of, scope, targets, suffix, renames, prep.constant))
