@@ -83,7 +83,7 @@ def rules_frame(c: Ctx) -> Any:
             r.corroboration.below if r.corroboration else None,
             float(r.corroboration.sources) if r.corroboration else None, r.reason))
     # a table, not an inline VALUES list that every later plan step would copy again
-    return c.b.materialise(c.b.rows(rows, RULE_SCHEMA))
+    return c.b.materialise(c.b.rows(rows, RULE_SCHEMA), constant=True)
 
 
 def counted_events(c: Ctx, events: Any, voids: Any, sources: Any) -> Any:

@@ -74,10 +74,15 @@ def _bind(sql: str, as_of: datetime, scope: list[str] | None, targets: list[str]
                      else f"gc_tmp_{m.group(1)}{suffix}", sql)
 
 
-def _is_constant(sql: str) -> bool:
-    """A step that reads no input, no time and no subject list (the rules table)."""
-    return not (_INPUT.search(sql) or _TEMP.search(sql) or _EPOCH_TEXT in sql
-                or _TIME_TEXT in sql or SCOPE in sql or TARGETS in sql)
+def _is_constant(b: Backend, name: str, sql: str) -> bool:
+    """A step declared constant (the rules table), checked: it reads no input, no other step,
+    no time and no subject list."""
+    if name not in b.constants:
+        return False
+    if (_INPUT.search(sql) or _TEMP.search(sql) or _EPOCH_TEXT in sql or _TIME_TEXT in sql
+            or SCOPE in sql or TARGETS in sql):
+        raise AssertionError(f"step {name} is declared constant but reads varying data")
+    return True
 
 
 def _key(cp: CompiledPolicy, inputs: Inputs, snapshot: Snapshot, subset: bool,
@@ -153,7 +158,7 @@ def _record(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, 
                 dialect="duckdb", optimize=False, pretty=False)
     steps = tuple(b.log)
     b.log = []
-    constant = frozenset(name for name, sql in steps if _is_constant(sql))
+    constant = frozenset(name for name, sql in steps if _is_constant(b, name, sql))
     for name, sql in steps:
         if name in constant:  # made once, in full, and shared by every replay
             b.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")

@@ -34,6 +34,8 @@ class Backend:
     #: (temp table, SELECT) pairs materialise ran, in order: what a prepared plan replays
     log: list[tuple[str, str]] = field(default_factory=list)
     cache: dict[Any, Any] = field(default_factory=dict)
+    #: materialised steps declared constant (see ``materialise``)
+    constants: set[str] = field(default_factory=set)
     #: while a plan is recorded, materialised steps are created empty (their columns suffice)
     recording: bool = False
     _temps: list[str] = field(default_factory=list)
@@ -77,11 +79,16 @@ class Backend:
         """Collect a DataFrame as Arrow."""
         return df.toArrow()
 
-    def materialise(self, df: Any) -> Any:
-        """Compute once and keep: a temp table on DuckDB, a cached DataFrame on Spark."""
+    def materialise(self, df: Any, *, constant: bool = False) -> Any:
+        """Compute once and keep: a temp table on DuckDB, a cached DataFrame on Spark.
+
+        ``constant``: the frame reads no input, time or subject (the policy's rules), so a
+        prepared plan makes it once and shares it between replays."""
         if self.name == "spark":
             return df.cache()
         name = f"gc_tmp_{next(_counter)}"
+        if constant:
+            self.constants.add(name)
         sql = df.sql(dialect="duckdb", optimize=False, pretty=False)
         body = f"SELECT * FROM ({sql}) LIMIT 0" if self.recording else sql
         self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {body}")
