@@ -63,6 +63,21 @@ def test_init_ingest_score_decide_explain(tmp_path: Path) -> None:
     assert "no measure 'flight_ban'" in unknown
 
 
+def test_explain_traces_each_reason_to_its_events() -> None:
+    """The demo's own suggestion: p03 under sesame_like has reasons, each with its events."""
+    import re
+
+    out = " ".join(run("explain", "p03", "--policy", "example:sesame_like").split())
+    assert "1. Loan default in the last five years" in out, out
+    # the event behind it: the rule's -80 points x the bank's reliability 0.95 x no decay
+    m = re.search(r"loan_default from bank: ([-+][\d.]+) \(raw ([-+][\d.]+) × reliability "
+                  r"([\d.]+) × decay ([\d.]+)\)", out)
+    assert m, out
+    points, raw, reliability, decay = map(float, m.groups())
+    assert (raw, reliability, decay) == (-80.0, 0.95, 1.0)
+    assert points == -76.0 == round(raw * reliability * decay, 2)
+
+
 def test_demo_prints_both_policies_and_their_findings() -> None:
     out = run("demo", "--example")
     assert "volunteer_rewards@2026.1" in out and "sesame_like@2026.1" in out

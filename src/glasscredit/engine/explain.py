@@ -28,8 +28,9 @@ class Explanation:
 
 def explain(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime, subject: str,
             snapshot: Snapshot | None = None) -> Explanation:
-    """Score one subject and trace its reasons back to the counted events."""
-    result = score(b, inputs, cp, as_of, [subject], snapshot)
+    """Score one subject and trace its reasons back to the counted events (the plan path: the
+    per-event frames behind the reasons exist only there)."""
+    result = score(b, inputs, cp, as_of, [subject], snapshot, prepared=False)
     rows = result.arrow("scores").to_pylist()
     if not rows:
         raise InputError(f"unknown subject {subject!r} (or not a {cp.policy.subject_kind})")
