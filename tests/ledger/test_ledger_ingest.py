@@ -209,3 +209,34 @@ def test_ingest_reaches_postgres_too(ledger: Ledger, tmp_path: Path) -> None:
     report = ingest_file(ledger, _write(table, tmp_path / "e.parquet"), "bank", chunk_rows=16)
     assert (report.stored, len(report.rejected)) == (50, 1)
     assert ledger.table("events").num_rows == 50
+
+
+#: Timestamp texts and the UTC instant each names; plain forms take a fast cast, zoned ones ICU.
+TIMESTAMPS = {
+    "2025-01-01T08:00:00+08:00": datetime(2025, 1, 1),
+    "2025-01-01T10:00:00-0500": datetime(2025, 1, 1, 15),
+    "2025-01-01T00:00:00 Asia/Shanghai": datetime(2024, 12, 31, 16),
+    "2025-01-01T00:00:00Z": datetime(2025, 1, 1),
+    "2025-01-01 10:00:00.5": datetime(2025, 1, 1, 10, 0, 0, 500000),
+    "2025-01-01T10:30": datetime(2025, 1, 1, 10, 30),
+    "2025-01-01": datetime(2025, 1, 1),
+    "2025-1-1": datetime(2025, 1, 1),
+}
+
+
+@pytest.mark.parametrize("text, instant", TIMESTAMPS.items(), ids=TIMESTAMPS.keys())
+def test_timestamp_texts_are_stored_as_their_utc_instant(duck: Ledger, text, instant) -> None:
+    report = ingest_table(duck, events_table([{"source_event_id": "a", "occurred_at": text}]),
+                          "bank")
+    assert report.stored == 1, report.rejected
+    assert _events(duck)[0]["occurred_at"] == instant
+
+
+def test_zoned_parquet_timestamps_are_stored_in_utc(duck: Ledger, tmp_path: Path) -> None:
+    stamps = pa.array([datetime(2025, 3, 1, 9)], pa.timestamp("us", tz="UTC")).cast(
+        pa.timestamp("us", tz="Asia/Shanghai"))
+    table = pa.table({"source_event_id": ["a"], "subject": [PERSON], "kind": ["bill_payment"],
+                      "occurred_at": stamps, "attrs": ['{"days_late": 1}']})
+    pq.write_table(table, tmp_path / "e.parquet")
+    assert ingest_file(duck, tmp_path / "e.parquet", "bank").stored == 1
+    assert _events(duck)[0]["occurred_at"] == datetime(2025, 3, 1, 9)

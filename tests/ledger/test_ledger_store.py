@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 import pyarrow as pa
@@ -256,3 +257,53 @@ def test_engine_tables_name_the_views_in_their_schema(ledger: Ledger) -> None:
 def test_relations_are_typed(ledger: Ledger) -> None:
     with pytest.raises(InputError, match="relation 'enemy' is not one of family"):
         ledger.relate(PERSON, PERSON_2, "enemy", valid_from=datetime(2020, 1, 1))
+
+
+def test_event_digest_is_sha256_of_the_canonical_payload(ledger: Ledger, make_events) -> None:
+    """Replays are judged against digests stored by earlier versions: the form must not drift."""
+    ingest_table(ledger, make_events([{"source_event_id": "a", "value": "2.5",
+                                       "attrs": '{ "days_late" : 3 }'}]), "bank")
+    stored = ledger.store.query("SELECT digest FROM ledger_events").column(0).to_pylist()
+    canonical = "\x1f".join([ledger.pseudonyms.digest(PERSON), "bill_payment",
+                             "2025-01-01T00:00:00.000000", "2.5", '{"days_late":3}'])
+    assert stored == [hashlib.sha256(canonical.encode()).hexdigest()]
+
+
+def test_a_batch_resolves_subjects_once_across_events_and_listed_subjects(ledger, make_events):
+    ingest_table(ledger, make_events([{"source_event_id": "a"}]), "bank")
+    first = ledger.subject_id(PERSON)
+    macs = {who: ledger.pseudonyms.digest(who) for who in (PERSON, PERSON_2, ORG)}
+    events = pa.table({
+        "row_no": pa.array([1, 2, 3], pa.int64()), "source_id": ["bank"] * 3,
+        "source_event_id": ["b", "c", "d"],
+        "subject_hmac": [macs[PERSON_2], macs[PERSON], macs[PERSON_2]],
+        "subject_kind": ["person"] * 3, "kind": ["bill_payment"] * 3,
+        "occurred_at": [datetime(2025, 1, 1)] * 3, "value": [1.0] * 3,
+        "attrs": ['{"days_late":0}'] * 3, "digest": ["x", "y", "z"]})
+    subjects = pa.table({"subject_hmac": [macs[ORG], macs[PERSON]],
+                         "subject_kind": ["organisation", "person"]})
+    result = ledger.append(Batch(events=events, subjects=subjects))
+    assert (result.stored, result.new_subjects) == (3, 2)
+    assert ledger.subject_id(PERSON) == first
+    stored = ledger.store.query(
+        "SELECT source_event_id, subject_id FROM ledger_events ORDER BY source_event_id")
+    assert [str(s) for s in stored.column("subject_id").to_pylist()] == [
+        first, ledger.subject_id(PERSON_2), first, ledger.subject_id(PERSON_2)]
+    assert _count(ledger, "SELECT count(*) FROM ledger_subjects") == 3
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"subject_kind": ["person", "organisation"]}, "two subject kinds"),
+    ({"subject_hmac": ["m", None]}, "needs a subject_hmac"),
+])
+def test_malformed_event_subjects_are_refused_before_writing(ledger, change, message):
+    events = {"row_no": pa.array([1, 2], pa.int64()), "source_id": ["bank"] * 2,
+              "source_event_id": ["a", "b"], "subject_hmac": ["m", "m"],
+              "subject_kind": ["person"] * 2, "kind": ["bill_payment"] * 2,
+              "occurred_at": [datetime(2025, 1, 1)] * 2, "value": [1.0] * 2,
+              "attrs": ["{}"] * 2, "digest": ["x", "y"]}
+    before = _count(ledger, "SELECT count(*) FROM ledger_batches")
+    with pytest.raises(InputError, match=message):
+        ledger.append(Batch(events=pa.table({**events, **change})))
+    assert _count(ledger, "SELECT count(*) FROM ledger_batches") == before
+    assert _count(ledger, "SELECT count(*) FROM ledger_subjects") == 0

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from glasscredit.errors import LedgerError
@@ -68,17 +69,29 @@ class PostgresStore(SQLStore):
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.connection.execute(sql, list(params) or None).fetchall()
 
-    def _stage(self, name: str, table: pa.Table) -> None:
-        """COPY the Arrow table into a temporary table: one round trip, no per-row Python."""
-        cols = ", ".join(f"{f.name} {_PG_TYPES[f.type]}" for f in table.schema)
-        self.connection.execute(f"CREATE TEMP TABLE {name} ({cols})")
+    def _copy_in(self, name: str, table: pa.Table) -> int:
+        """COPY an Arrow table into ``name`` as CSV: one round trip, no per-row Python."""
         buf = io.BytesIO()
         pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
-        with self.connection.cursor() as cur, cur.copy(
-            f"COPY {name} FROM STDIN (FORMAT csv)"
-        ) as copy:
-            copy.write(buf.getbuffer())
+        with self.connection.cursor() as cur:
+            with cur.copy(f"COPY {name} ({', '.join(table.column_names)}) FROM STDIN "
+                          "(FORMAT csv)") as copy:
+                copy.write(buf.getbuffer())
+            return cur.rowcount
+
+    def _stage(self, name: str, table: pa.Table) -> None:
+        """COPY the Arrow table into a temporary table the planner knows the size of."""
+        cols = ", ".join(f"{f.name} {_PG_TYPES[f.type]}" for f in table.schema)
+        self.connection.execute(f"CREATE TEMP TABLE {name} ({cols})")
+        self._copy_in(name, table)
         self.connection.execute(f"ANALYZE {name}")
+
+    def _insert(self, table: str, rows: pa.Table) -> int:
+        """COPY checked rows straight into the ledger table, in index order where declared."""
+        order = self.dialect.insert_order.get(table)
+        if order and rows.num_rows > 1:
+            rows = rows.take(pc.sort_indices(rows, [(c, "ascending") for c in order]))
+        return self._copy_in(table, rows)
 
     def append(self, batch: Batch, committed_at: datetime, strict: bool = False) -> AppendResult:
         """As ``SQLStore.append``; a concurrent writer that won a key race means: classify again."""

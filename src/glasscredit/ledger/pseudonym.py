@@ -107,8 +107,11 @@ class Pseudonymiser:
                 kinds[i] = subject_kind_of(values[i], allow_legacy)
             except IdError as exc:
                 errors[i] = exc.reason
-        key = self._key
-        macs: list[str | None] = [
-            None if err else hmac.digest(key, v.encode(), "sha256").hex()
-            for v, err in zip(values, errors, strict=True)]
+        base = hmac.new(self._key, digestmod=hashlib.sha256)  # keyed once, copied per id
+        macs: list[str | None] = [None] * len(values)
+        for i, (v, err) in enumerate(zip(values, errors, strict=True)):
+            if err is None:
+                mac = base.copy()
+                mac.update(v.encode())
+                macs[i] = mac.hexdigest()
         return macs, kinds, errors

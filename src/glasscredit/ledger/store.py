@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from glasscredit.errors import ConflictError, LedgerError
+from glasscredit.errors import ConflictError, InputError, LedgerError
 from glasscredit.ledger.batch import SUBJECT_REFS, AppendResult, Batch, conflict_problem
 from glasscredit.ledger.schema import SCHEMA_VERSION, TABLES, Dialect, ddl_statements
 
@@ -84,13 +84,54 @@ def events_digest(events: pa.Table, skipped: set[int]) -> str:
     kept = events.select(["row_no", "digest"])
     if skipped:
         kept = kept.filter(pc.invert(pc.is_in(kept["row_no"], pa.array(sorted(skipped)))))
-    kept = kept.take(pc.sort_indices(kept["row_no"]))
+    rows = kept["row_no"].to_numpy()
+    if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():  # ingest hands them in order
+        kept = kept.take(pc.sort_indices(kept["row_no"]))
     digest = hashlib.sha256()
     for chunk in kept["digest"].cast(pa.large_string()).chunks:  # hash the bytes, no Python str
         offsets = np.frombuffer(chunk.buffers()[1], np.int64)
         offsets = offsets[chunk.offset:chunk.offset + len(chunk) + 1]
         digest.update(memoryview(chunk.buffers()[2])[offsets[0]:offsets[-1]])
     return digest.hexdigest()
+
+
+_KEY_COLUMNS = ["row_no", "source_id", "source_event_id", "digest"]
+_SUBJECT_IDS = pa.schema([("subject_hmac", pa.string()), ("subject_id", pa.int64())])
+
+
+def batch_subjects(batch: Batch) -> tuple[pa.Table, pa.Array | None]:
+    """The distinct subjects a batch names, and for each event the index of its subject there.
+
+    Computed once in Arrow, so the store resolves ~one pseudonym per subject rather than per
+    event. A pseudonym given with two kinds, or an event without one, is refused.
+    """
+    parts, codes = [], None
+    if batch.events is not None and batch.events.num_rows:
+        events = batch.events
+        if events["subject_hmac"].null_count:
+            raise InputError("every event needs a subject_hmac")
+        encoded = pc.dictionary_encode(events["subject_hmac"].combine_chunks())
+        codes = encoded.indices
+        index = codes.to_numpy()
+        first = np.empty(len(encoded.dictionary), np.int64)
+        first[index[::-1]] = np.arange(len(index) - 1, -1, -1)  # each subject's first event
+        kinds = events["subject_kind"].take(pa.array(first))
+        if not pc.all(pc.equal(kinds.take(codes), events["subject_kind"])).as_py():
+            raise InputError("a subject_hmac appears with two subject kinds in one batch")
+        parts.append(pa.table({"subject_hmac": encoded.dictionary, "subject_kind": kinds}))
+    if batch.subjects is not None and batch.subjects.num_rows:
+        parts.append(batch.subjects)
+    if not parts:
+        return pa.table({"subject_hmac": pa.array([], pa.string()),
+                         "subject_kind": pa.array([], pa.string())}), codes
+    every = pa.concat_tables([p.cast(parts[0].schema) for p in parts])
+    distinct = every.group_by(["subject_hmac", "subject_kind"], use_threads=False).aggregate([])
+    if pc.count_distinct(distinct["subject_hmac"]).as_py() != distinct.num_rows:
+        raise InputError("a subject_hmac is given with two subject kinds in one batch")
+    if len(parts) == 1 and codes is not None:
+        return parts[0], codes
+    at = pc.index_in(parts[0]["subject_hmac"], value_set=distinct["subject_hmac"])
+    return distinct, at.take(codes) if codes is not None else None
 
 
 class SQLStore(ABC):
@@ -165,15 +206,24 @@ class SQLStore(ABC):
                 (event_id, at.replace(tzinfo=None), reason))
         return True
 
+    @abstractmethod
+    def _insert(self, table: str, rows: pa.Table) -> int:
+        """Append ``rows`` (exactly the table's columns, in order) to ``table``; returns the count.
+
+        Only the append path calls this, inside its transaction, with rows it has checked.
+        """
+
     def append(self, batch: Batch, committed_at: datetime, strict: bool = False) -> AppendResult:
         """Write one batch atomically; in strict mode a conflicting replay aborts it whole."""
         if batch.is_empty():
             return AppendResult(batch_id=None)
+        subjects, codes = batch_subjects(batch)
         with self._transaction():
             batch_id = int(self._rows("SELECT nextval('ledger_batch_seq')")[0][0])
             result = AppendResult(batch_id=batch_id)
-            result.new_subjects = self._upsert_subjects(batch, batch_id, committed_at)
-            digests = [self._append_events(batch, batch_id, committed_at, strict, result)]
+            ids = self._upsert_subjects(subjects, batch_id, committed_at, result)
+            digests = [self._append_events(batch, ids, codes, batch_id, committed_at, strict,
+                                           result)]
             for table, rows in batch.rows.items():
                 result.rows[table] = self._append_rows(table, rows, batch_id)
                 digests.append(rows_digest(rows))
@@ -183,43 +233,44 @@ class SQLStore(ABC):
                        f"({batch_id}, {count}, '{digest}', {_ts(committed_at)})")
         return result
 
-    def _upsert_subjects(self, batch: Batch, batch_id: int, at: datetime) -> int:
-        """Insert the pseudonyms not yet known; the count is what this batch added."""
-        parts = []
-        if batch.subjects is not None and batch.subjects.num_rows:
-            self._stage("stage_subjects", batch.subjects)
-            parts.append("SELECT subject_hmac, subject_kind FROM stage_subjects")
-        if batch.events is not None and batch.events.num_rows:
-            self._stage("stage_events", batch.events)
-            parts.append("SELECT subject_hmac, subject_kind FROM stage_events")
-        if not parts:
-            return 0
+    def _upsert_subjects(self, subjects: pa.Table, batch_id: int, at: datetime,
+                         result: AppendResult) -> pa.Array:
+        """Insert the pseudonyms not yet known; the internal id of each of ``subjects``."""
+        if not subjects.num_rows:
+            return pa.array([], pa.int64())
+        self._stage("stage_subjects", subjects)
         self._exec(
             "INSERT INTO ledger_subjects (subject_id, subject_kind, subject_hmac, created_at, "
             f"batch_id) SELECT nextval('ledger_subject_seq'), s.subject_kind, s.subject_hmac, "
-            f"{_ts(at)}, {batch_id} FROM (SELECT DISTINCT subject_hmac, subject_kind FROM "
-            f"({' UNION ALL '.join(parts)}) u) s WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{_ts(at)}, {batch_id} FROM stage_subjects s WHERE NOT EXISTS (SELECT 1 FROM "
             "ledger_subjects x WHERE x.subject_hmac = s.subject_hmac)"
         )
-        if batch.subjects is not None and batch.subjects.num_rows:
-            self._unstage("stage_subjects")
-        return int(self._rows(
+        result.new_subjects = int(self._rows(
             f"SELECT count(*) FROM ledger_subjects WHERE batch_id = {batch_id}")[0][0])
+        found = self.query(
+            "SELECT s.subject_hmac, x.subject_id FROM stage_subjects s JOIN ledger_subjects x "
+            "ON x.subject_hmac = s.subject_hmac", schema=_SUBJECT_IDS)
+        self._unstage("stage_subjects")
+        at_row = pc.index_in(subjects["subject_hmac"], value_set=found["subject_hmac"])
+        if at_row.null_count:
+            raise LedgerError("a subject of the batch could not be stored")
+        return found["subject_id"].take(at_row).combine_chunks()
 
     def _append_events(
-        self, batch: Batch, batch_id: int, at: datetime, strict: bool, result: AppendResult
+        self, batch: Batch, ids: pa.Array, codes: pa.Array | None, batch_id: int, at: datetime,
+        strict: bool, result: AppendResult
     ) -> str:
         """Classify then insert events; returns the digest of what was stored."""
         events = batch.events
-        if events is None or events.num_rows == 0:
+        if events is None or codes is None or events.num_rows == 0:
             return ""
+        self._stage("stage_events", events.select(_KEY_COLUMNS))
         unknown = self._rows("SELECT DISTINCT source_id FROM stage_events s WHERE NOT EXISTS "
                              "(SELECT 1 FROM ledger_sources x WHERE x.source_id = s.source_id)")
         if unknown:
             names = ", ".join(sorted(repr(r[0]) for r in unknown))
             raise LedgerError(f"unknown source {names}; add it with `glasscredit source add`")
-        self._exec(
-            "CREATE TEMP TABLE stage_status AS "
+        clashes = self._rows(
             "WITH firsts AS (SELECT source_id, source_event_id, min(row_no) AS first_row "
             "FROM stage_events GROUP BY source_id, source_event_id HAVING count(*) > 1), "
             "first_digests AS (SELECT f.source_id, f.source_event_id, f.first_row, "
@@ -232,27 +283,31 @@ class SQLStore(ABC):
             "AND x.source_event_id = s.source_event_id "
             "LEFT JOIN first_digests d ON d.source_id = s.source_id "
             "AND d.source_event_id = s.source_event_id AND d.first_row < s.row_no "
-            "WHERE x.digest IS NOT NULL OR d.first_row IS NOT NULL"
+            "WHERE x.digest IS NOT NULL OR d.first_row IS NOT NULL ORDER BY s.row_no"
         )
-        clashes = self._rows("SELECT row_no, source_event_id, same FROM stage_status "
-                             "ORDER BY row_no")
+        self._unstage("stage_events")
         result.conflicts = [conflict_problem(int(r), str(k)) for r, k, same in clashes if not same]
         result.duplicates = sum(1 for *_, same in clashes if same)
         if strict and result.conflicts:
             first = result.conflicts[0]
             raise ConflictError(f"row {first.row}: {first.reason}")
-        self._exec(
-            "INSERT INTO ledger_events (event_id, source_id, source_event_id, subject_id, kind, "
-            "occurred_at, recorded_at, value, attrs, digest, batch_id) "
-            f"SELECT CAST({batch_id} AS BIGINT) * {EVENT_ID_STRIDE} + s.row_no, s.source_id, "
-            f"s.source_event_id, j.subject_id, s.kind, s.occurred_at, {_ts(at)}, s.value, "
-            f"s.attrs, s.digest, {batch_id} FROM stage_events s JOIN ledger_subjects j ON "
-            "j.subject_hmac = s.subject_hmac WHERE NOT EXISTS (SELECT 1 FROM stage_status t "
-            f"WHERE t.row_no = s.row_no) {self.dialect.insert_order}"
-        )
-        result.stored = events.num_rows - len(clashes)
-        self._exec("DROP TABLE stage_status")
-        self._unstage("stage_events")
+        rows = events.append_column("subject_id", ids.take(codes))
+        if clashes:
+            skip = pa.array([int(r) for r, *_ in clashes], pa.int64())
+            rows = rows.filter(pc.invert(pc.is_in(rows["row_no"], value_set=skip)))
+        n = rows.num_rows
+        stored = pa.table({
+            "event_id": pc.add(rows["row_no"], batch_id * EVENT_ID_STRIDE),
+            **{c: rows[c] for c in ("source_id", "source_event_id", "subject_id", "kind",
+                                    "occurred_at")},
+            "recorded_at": pa.repeat(pa.scalar(at.replace(tzinfo=None), pa.timestamp("us")), n),
+            **{c: rows[c] for c in ("value", "attrs", "digest")},
+            "batch_id": pa.repeat(pa.scalar(batch_id, pa.int64()), n),
+        })
+        inserted = self._insert("ledger_events", stored)
+        if inserted != n:
+            raise LedgerError(f"stored {inserted} of {n} events; the batch is rolled back")
+        result.stored = n
         return events_digest(events, {int(r) for r, *_ in clashes})
 
     def _append_rows(self, table: str, rows: pa.Table, batch_id: int) -> int:
