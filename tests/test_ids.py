@@ -18,7 +18,6 @@ non-date) is refused even earlier, so in every case the altered id raises IdErro
 from __future__ import annotations
 
 import contextlib
-import time
 from datetime import date
 
 import numpy as np
@@ -169,6 +168,12 @@ def test_check_id_reports_the_likely_kind() -> None:
     # letters: a credit code
     assert reason(check_id, "91110000600037342L") == "check character is 'L', expected 'P'"
     assert reason(check_id, "11010519491231002") == "length is 17, expected 18"
+    # a resident id's shape with a letter among its last four: both readings, both reasons
+    assert reason(check_id, "11010519491231002Y") == (
+        "neither a resident id (character 'Y' at position 18 is not a digit or 'X') "
+        "nor a credit code (check character is 'Y', expected 'B')")
+    assert reason(check_id, "3405241980010100XX").startswith(
+        "neither a resident id (character 'X' at position 17 is not a digit) nor a credit code")
     # digits but no possible birth date: both readings fail, both reasons are given
     assert reason(check_id, "11010519491331002X") == (
         "neither a resident id (birth date '19491331' is not a calendar date in 1800-2099) "
@@ -344,19 +349,16 @@ def test_vectorised_generators_are_reproducible() -> None:
 
 
 @pytest.mark.slow
-def test_a_million_of_each_in_well_under_two_seconds() -> None:
+def test_a_million_of_each_are_unique_and_valid() -> None:
+    """At scale the vectorised generators stay unique and valid (their speed is measured by
+    the simulator benchmark, not asserted here)."""
     rng = np.random.default_rng(0)
     n = 1_000_000
     area_codes = np.array(["110105", "340524", "513200", "440305"])[rng.integers(0, 4, n)]
     born = np.datetime64("1940-01-01") + rng.integers(0, 30_000, n).astype("timedelta64[D]")
     male = rng.random(n) < 0.5
-    start = time.perf_counter()
     ids = generate_resident_ids(rng, area_codes, born, male)
-    middle = time.perf_counter()
     codes = generate_usccs(rng, area_codes[:1000], n)
-    end = time.perf_counter()
-    assert middle - start < 2.0
-    assert end - middle < 2.0
     assert len(set(ids.tolist())) == n
     assert len(set(codes.tolist())) == n
     for value in ids[:: n // 1000].tolist():

@@ -152,12 +152,14 @@ def check_id(value: str, *, allow_legacy: bool = False) -> ResidentId | USCC:
     """
     v = value.translate(_UPPER)
     digits = len(v) == LENGTH and set(v[:17]) <= set(DIGITS) and v[17] in DIGITS + "X"
-    if digits and _birth_date(v[6:14]) is not None:
+    born = len(v) == LENGTH and set(v[:14]) <= set(DIGITS) and _birth_date(v[6:14]) is not None
+    if digits and born:
         return validate_resident_id(value)
     try:
         return validate_uscc(value, allow_legacy=allow_legacy and not digits)
     except IdError as uscc_error:
-        if not digits:
+        # a mistyped resident id (a letter among the last four): say what is wrong as both
+        if not (digits or born):
             raise
         try:
             validate_resident_id(value)
