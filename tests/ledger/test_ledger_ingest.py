@@ -211,7 +211,7 @@ def test_ingest_reaches_postgres_too(ledger: Ledger, tmp_path: Path) -> None:
     assert ledger.table("events").num_rows == 50
 
 
-#: Timestamp texts and the UTC instant each names; plain forms take a fast cast, zoned ones ICU.
+#: Timestamp texts and the UTC instant each names (offsets, zone names, and none).
 TIMESTAMPS = {
     "2025-01-01T08:00:00+08:00": datetime(2025, 1, 1),
     "2025-01-01T10:00:00-0500": datetime(2025, 1, 1, 15),

@@ -85,27 +85,21 @@ def _attrs_from_columns(columns: list[str], catalogue: Catalogue) -> str:
     return f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}'"
 
 
-#: Timestamp texts whose plain TIMESTAMP cast equals the UTC instant (no offset, or ``Z``).
-_NAIVE_TS = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?Z?"
-
-
 def _typed(schema: pa.Schema) -> dict[str, str]:
     """Expressions for the time and value columns, cheaper when the file already typed them.
 
-    Naive timestamps are UTC as they stand; only values with a zone go through the (ICU) zone
-    conversion, which costs several times a plain cast.
+    A zoned value becomes its UTC instant through its epoch (``make_timestamp(epoch_us(..))``),
+    which costs a fraction of ``AT TIME ZONE``; naive values are UTC as they stand.
     """
     has = {f.name: f.type for f in schema}
     ts_type, value_type = has.get("occurred_at"), has.get("value")
     if ts_type is not None and pa.types.is_timestamp(ts_type):
-        ts = ("CAST(CAST(occurred_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"
-              if ts_type.tz else "CAST(occurred_at AS TIMESTAMP)")
+        ts = ("make_timestamp(epoch_us(occurred_at))" if ts_type.tz
+              else "CAST(occurred_at AS TIMESTAMP)")
         empty_ts, bad_ts = "occurred_at IS NULL", "false"
     else:
         text = "trim(CAST(occurred_at AS VARCHAR))"
-        ts = (f"CASE WHEN regexp_full_match({text}, '{_NAIVE_TS}') "
-              f"THEN TRY_CAST({text} AS TIMESTAMP) "
-              f"ELSE CAST(TRY_CAST({text} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) END")
+        ts = f"make_timestamp(epoch_us(TRY_CAST({text} AS TIMESTAMPTZ)))"
         empty_ts = f"occurred_at IS NULL OR {text} = ''"
         bad_ts = "ts IS NULL"
     if value_type is None:
