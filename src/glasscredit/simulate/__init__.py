@@ -104,6 +104,11 @@ SIZE_BANDS: Final = ((0, "micro"), (10, "small"), (100, "medium"), (1000, "large
 
 #: Relation names, read as "related_id is the subject's <relation>".
 RELATIONS: Final = ("spouse", "parent", "friend", "employer", "legal_representative")
+#: The relation type each is written as: the ledger's and policies' vocabulary
+#: (``catalogue.RELATION_TYPES``), where spouses and parents are ``family``.
+RELATION_TYPES: Final[dict[str, str]] = {
+    "spouse": "family", "parent": "family", "friend": "friend", "employer": "employer",
+    "legal_representative": "legal_representative"}
 
 #: Reliability of each catalogue source in the simulated city (assumed figures).
 RELIABILITY: Final[dict[str, float]] = {

@@ -140,7 +140,8 @@ def audit(b: Backend, inputs: Inputs, cp: CompiledPolicy, run: CityRun, city_dir
     def state(x: Inputs) -> Active:
         if chained:
             return active(score_months(b, x, cp, run.as_of).measures)
-        r = score(b, x, cp, as_of, snapshot=empty_snapshot(b), reasons=False)
+        # with reasons, like the monthly runs, so the audit replays their prepared plan
+        r = score(b, x, cp, as_of, snapshot=empty_snapshot(b), reasons=True)
         return active(r.arrow("measures"))
 
     base = active(run.measures) if chained else state(inputs)

@@ -35,8 +35,8 @@ from glasscredit.simulate.population import City
 Progress = Callable[[str, int, int], None]
 MANIFEST = "city.json"
 #: Who reports each relation, for the ledger's ``source_id`` column.
-RELATION_SOURCES = {"spouse": "civil_affairs", "parent": "civil_affairs", "friend": "platform",
-                    "employer": "employer", "legal_representative": "market_regulator"}
+RELATION_SOURCES = {"family": "civil_affairs", "friend": "platform", "employer": "employer",
+                    "legal_representative": "market_regulator"}
 RELATION_BATCH = 500_000
 _TS = pa.timestamp("us")
 EVENTS = arrow_schema(INPUT_SCHEMAS["events"])
@@ -119,6 +119,7 @@ def audit_tables(city: City, ids: pa.Array) -> dict[str, pa.Table]:
 def engine_tables(city: City, ids: pa.Array) -> dict[str, pa.Table]:
     """The static engine inputs: subjects, sources, relations and (empty) voids."""
     r = city.relations
+    written = [sim.RELATION_TYPES[name] for name in sim.RELATIONS]
     kinds = np.r_[np.zeros(city.n_people, np.int64), np.ones(city.n_orgs, np.int64)]
     sources = {**sim.RELIABILITY, sim.UNRELIABLE_SOURCE: sim.UNRELIABLE_RELIABILITY}
     tables = {
@@ -127,7 +128,7 @@ def engine_tables(city: City, ids: pa.Array) -> dict[str, pa.Table]:
         "sources": pa.table({"source_id": list(sources), "reliability": list(sources.values())}),
         "relations": pa.table({
             "subject_id": ids.take(pa.array(r.subject)), "related_id": ids.take(
-                pa.array(r.related)), "relation": _take(sim.RELATIONS, r.relation),
+                pa.array(r.related)), "relation": _take(written, r.relation),
             "valid_from": _dates(r.valid_from).cast(_TS),
             "valid_to": pa.nulls(len(r.subject), _TS)}),
         "voids": pa.table({"event_id": pa.array([], pa.string()), "voided_at": pa.array([], _TS)}),
