@@ -14,8 +14,10 @@ import re
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from glasscredit.engine import plancache
 from glasscredit.engine.plan import Ctx, epoch
 from glasscredit.engine.run import (
     Inputs,
@@ -184,6 +186,49 @@ def _gather_relations(con: Any, prep: Prepared, table: str, new: list[str], seen
                 f"WHERE NOT (subject_id IN ({old}))")
 
 
+def _plan_file(b: Backend, key: Any) -> Path | None:
+    """The disk file of a plan key, if plans are kept on disk and the key names no table of
+    this process only (a materialised step: its name means nothing to another process)."""
+    if b.plan_dir is None or _TEMP.search(repr(key)):
+        return None
+    return plancache.path_for(b.plan_dir, key)
+
+
+def _as_json(prep: Prepared) -> dict[str, Any]:
+    return {"steps": [list(x) for x in prep.steps], "constant": sorted(prep.constant),
+            "outputs": prep.outputs, "neighbours": prep.neighbours, "hops": prep.hops,
+            "inputs": list(prep.inputs), "relations_step": prep.relations_step,
+            "relations_sql": prep.relations_sql}
+
+
+def _load(b: Backend, file: Path) -> Prepared | None:
+    """A plan recorded by another process: its constant steps get names of this process (the
+    recorder's may be taken here) and are made once, like after a recording."""
+    data = plancache.load(file)
+    if data is None:
+        return None
+    try:
+        names = {c: f"{c}_k{next(_runs)}" for c in data["constant"]}
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b") if names else None
+
+        def fix(sql: str | None) -> str | None:
+            return sql if sql is None or pattern is None else pattern.sub(
+                lambda m: names[m.group(0)], sql)
+
+        steps = tuple((names.get(n, n), str(fix(sql))) for n, sql in data["steps"])
+        prep = Prepared(steps, frozenset(names.values()),
+                        {k: str(fix(v)) for k, v in data["outputs"].items()},
+                        fix(data["neighbours"]), int(data["hops"]), tuple(data["inputs"]),
+                        data["relations_step"], fix(data["relations_sql"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    for name, sql in prep.steps:
+        if name in prep.constant:
+            b.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+            b._temps.append(name)
+    return prep
+
+
 def _drop(con: Any, names: list[str]) -> None:
     for name in names:
         try:
@@ -200,7 +245,13 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
     key, names = _key(cp, inputs, snapshot, subset, reasons)
     prep = b.cache.get(key)
     if prep is None:
-        prep = b.cache[key] = _record(b, inputs, cp, snapshot, subset, reasons, names)
+        file = _plan_file(b, key)
+        prep = _load(b, file) if file is not None else None
+        if prep is None:
+            prep = _record(b, inputs, cp, snapshot, subset, reasons, names)
+            if file is not None:
+                plancache.save(file, _as_json(prep))
+        b.cache[key] = prep
     renames = dict(zip(prep.inputs, names, strict=True))
     con = b.connection
     targets = sorted(set(subjects)) if subjects is not None else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -36,6 +37,8 @@ class Backend:
     cache: dict[Any, Any] = field(default_factory=dict)
     #: materialised steps declared constant (see ``materialise``)
     constants: set[str] = field(default_factory=set)
+    #: where prepared plans are kept between processes (engine/plancache.py); None: memory only
+    plan_dir: Path | None = None
     #: while a plan is recorded, materialised steps are created empty (their columns suffice)
     recording: bool = False
     _temps: list[str] = field(default_factory=list)
@@ -110,12 +113,16 @@ class Backend:
         self._temps.clear()
 
 
-def duckdb_backend(connection: Any = None) -> Backend:
-    """The embedded default: SQLFrame over a DuckDB connection (in memory if none is given)."""
+def duckdb_backend(connection: Any = None, *, plan_cache: bool = True) -> Backend:
+    """The embedded default: SQLFrame over a DuckDB connection (in memory if none is given).
+
+    ``plan_cache``: keep prepared plans on disk for the next process (engine/plancache.py)."""
     import duckdb
     from sqlframe.base.session import _BaseSession
     from sqlframe.duckdb import DuckDBSession, Window
     from sqlframe.duckdb import functions as F
+
+    from glasscredit.engine.plancache import cache_dir
 
     con = connection if connection is not None else duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # timestamps are UTC instants throughout
@@ -128,7 +135,8 @@ def duckdb_backend(connection: Any = None) -> Backend:
     # connection to the same file would fail on it, and the engine never uses it.
     session._udf_conn.remove_function("SOUNDEX")
     return Backend("duckdb", session, F, Window, con,
-                   json_text_fn="json_extract_string", prepares=True)
+                   json_text_fn="json_extract_string", prepares=True,
+                   plan_dir=cache_dir() if plan_cache else None)
 
 
 def spark_backend(session: Any = None) -> Backend:
