@@ -57,6 +57,9 @@ def test_validation_errors_name_the_event_and_field_and_write_nothing(world: Wor
     wrong = world.event(attrs={"donation_type": "lemonade"})
     err = assert_error(world.ingest("hospital", good, wrong), 422)
     assert err["details"][0]["index"] == 1
+    only_unknown = [world.event(kind="no_such_kind"), world.event(kind="nor_this")]
+    err = assert_error(world.ingest("hospital", *only_unknown), 422)
+    assert [(d["index"], d["field"]) for d in err["details"]] == [(0, "kind"), (1, "kind")]
     assert world.rows("ledger_batches") == batches
 
 

@@ -59,20 +59,31 @@ def _consent(w: World, purpose: str) -> None:
     assert r.status_code == 201, r.text
 
 
-def _held_reads(w: World, n: int, body: dict[str, Any]) -> list[Any]:
-    """``n`` concurrent reads, released together: the first forms a group, the rest the next."""
+def _held(w: World, grouper: Any, calls: list[Any]) -> list[Any]:
+    """Run ``calls`` while the service lock is held, each queued before the next starts, then
+    let them go: the worker takes the first into a group (and waits for the lock), the rest
+    in order into the next group — so the calls are served in exactly two groups."""
     svc = service(w)
     svc.refresh_clients()  # no key-cache refresh (which takes the lock) during the test
-    with svc.lock, ThreadPoolExecutor(n) as pool:
-        futures = [pool.submit(w.post, "/v1/decisions", "reader", body) for _ in range(n)]
-        deadline = time.monotonic() + 10
-        while len(svc.gated._pending) < n - 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        svc.lock.release()  # let the worker run while the pool is still open
-        try:
-            return [f.result(30) for f in futures]
-        finally:
-            svc.lock.acquire()
+    pool = ThreadPoolExecutor(len(calls))
+    groups = grouper.groups
+    with svc.lock:
+        futures = []
+        for n, call in enumerate(calls, 1):
+            futures.append(pool.submit(call))
+            deadline = time.monotonic() + 20
+            while grouper.waiting() < n and time.monotonic() < deadline:
+                time.sleep(0.005)
+        waiting = grouper.waiting()
+    answers = [f.result(60) for f in futures]
+    pool.shutdown()
+    assert waiting == len(calls)
+    assert grouper.groups - groups == 2
+    return answers
+
+
+def _held_reads(w: World, n: int, body: dict[str, Any]) -> list[Any]:
+    return _held(w, service(w).gated, [lambda: w.post("/v1/decisions", "reader", body)] * n)
 
 
 def test_concurrent_decisions_are_recorded_in_one_append_per_group(world: World) -> None:
@@ -87,7 +98,7 @@ def test_concurrent_decisions_are_recorded_in_one_append_per_group(world: World)
     assert len({r.json()["decision_id"] for r in answers}) == 8
     assert w.rows("ledger_decisions") == decisions + 8
     assert w.rows("ledger_inquiries") == inquiries + 8
-    assert w.rows("ledger_batches") - batches <= 2  # 8 reads, at most two groups, two appends
+    assert w.rows("ledger_batches") - batches <= 2  # 8 reads, two groups, at most two appends
 
 
 def test_a_failed_append_answers_no_read_of_its_group(world: World,
@@ -123,3 +134,48 @@ def test_subject_ids_are_cached_but_unknown_subjects_are_not(world: World) -> No
     sid = svc.subject_id(fresh)
     assert sid is not None and sid == w.ledger.subject_id(fresh)
     assert svc.ledger.pseudonyms.digest(fresh) in svc._subjects
+
+
+def test_concurrent_ingests_are_stored_together_and_rescored_once(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One group: two clean requests (one append, one engine run for both), a bad one (422),
+    a reused key with another payload (409) and a replay — each answered as if alone."""
+    from apikit import person
+
+    from glasscredit.api import ingest
+
+    w = world
+    runs: list[list[str]] = []
+    real = ingest.rescore
+
+    def counted(ledger: Any, cp: Any, subjects: list[str], now: Any) -> Any:
+        runs.append(sorted(subjects))
+        return real(ledger, cp, subjects, now)
+
+    monkeypatch.setattr(ingest, "rescore", counted)
+    x, y = person(5001), person(5002)
+    a = [w.event(subject=x, key="grp-a1"), w.event(subject=x, key="grp-a2")]
+    b = [w.event(subject=y, key="grp-b1")]
+    bad = [w.event(subject=y, key="grp-c1", kind="no_such_kind")]
+    clash = [{**w.event(subject=x, key="grp-a1"), "value": 0.9}]
+    replay = [dict(b[0])]
+    batches = w.rows("ledger_batches")
+    first = [w.event(subject=y, key="grp-first")]  # the group ahead, holding the lock
+    answers = _held(w, service(w).ingest, [
+        lambda events=events: w.ingest("hospital", *events)  # type: ignore[misc]
+        for events in (first, a, b, bad, clash, replay)])
+    rfirst, ra, rb, rbad, rclash, rreplay = answers
+    assert rfirst.status_code == 200
+    runs.pop(0)  # the first group's own run
+    assert (ra.status_code, ra.json()["stored"], ra.json()["rescored"]) == (200, 2, 1)
+    assert (rb.status_code, rb.json()["stored"]) == (200, 1)
+    assert rbad.status_code == 422 and rbad.json()["error"]["details"][0]["index"] == 0
+    assert rclash.status_code == 409
+    assert rreplay.status_code == 200 and rreplay.json()["replayed"] == [0]
+    assert rreplay.json()["results"][0]["event_id"] == rb.json()["results"][0]["event_id"]
+    ids = {w.ledger.subject_id(x), w.ledger.subject_id(y)}
+    assert runs == [sorted(ids)]  # one engine run for both requests' subjects
+    # first: events + states; then one append for a+b, one for the replay's round, one for
+    # the states of the group's one engine run
+    assert w.rows("ledger_batches") - batches <= 5
+    assert w.get("/v1/me/score", "me").status_code == 200

@@ -30,7 +30,8 @@ class Grouper(Generic[T, R]):
         self._cond = threading.Condition()
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: threading.Thread | None = None
-        self.groups = 0  # how many groups ran (for tests and benchmarks)
+        self.groups = 0  # how many groups ran, and how many items the running one holds
+        self.running = 0
 
     async def submit(self, item: T) -> R:
         """The answer for ``item`` once its group has run (its exception re-raised)."""
@@ -43,6 +44,11 @@ class Grouper(Generic[T, R]):
             self._cond.notify()
         return await future
 
+    def waiting(self) -> int:
+        """Items submitted and not yet answered (queued or in the running group)."""
+        with self._cond:
+            return len(self._pending) + self.running
+
     def _work(self) -> None:
         while True:
             with self._cond:
@@ -53,6 +59,7 @@ class Grouper(Generic[T, R]):
                     return
                 group = self._pending[:self.max_group]
                 del self._pending[:self.max_group]
+                self.running = len(group)
             results: list[R | Exception]
             try:
                 results = self.run([item for item, _ in group])
@@ -61,6 +68,7 @@ class Grouper(Generic[T, R]):
             except Exception as exc:  # the whole group failed: every request learns it
                 results = [exc] * len(group)
             self.groups += 1
+            self.running = 0
             for (_, future), result in zip(group, results, strict=True):
                 _settle(future, result)
 

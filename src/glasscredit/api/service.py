@@ -23,8 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from glasscredit.api.errors import ApiError
 from glasscredit.api.grouping import Grouper
 from glasscredit.api.limits import Limits, RateLimiter
+from glasscredit.api.models import EventsOut
 from glasscredit.catalogue import Catalogue, load_catalogue
 from glasscredit.ledger.ledger import Ledger
+from glasscredit.ledger.validate import EventValidator
 from glasscredit.policy.load import CompiledPolicy
 from glasscredit.rights import disputes
 from glasscredit.rights.clients import Client, active_client_ids, load_clients
@@ -59,9 +61,22 @@ class Service:
 
         self.gated: Grouper[Gated, Served] = Grouper(
             lambda items: serve_group(self, items), "glasscredit-gated-reads")
+        from glasscredit.api.ingest import IngestJob, ingest_group
+
+        self.ingest: Grouper[IngestJob, EventsOut] = Grouper(
+            lambda jobs: ingest_group(self, jobs), "glasscredit-ingest", max_group=16)
+        self._validator: EventValidator | None = None
         with self.lock:
             ledger.ensure_tables()
             ledger.store_policy(cp.text, cp.name, cp.policy.mode)
+
+    def validator(self) -> EventValidator:
+        """The event validator, kept between requests (its compiled checks and id cache);
+        its clock set to now. Call under the lock."""
+        if self._validator is None:
+            self._validator = EventValidator(self.catalogue, self.ledger.pseudonyms, self.clock())
+        self._validator.now = self.clock().replace(tzinfo=None)
+        return self._validator
 
     def warm(self) -> None:
         """Build the engine's prepared plan now, not on the first request (several seconds)."""

@@ -15,6 +15,9 @@ from glasscredit.errors import InputError
 from glasscredit.ledger.ledger import Ledger
 
 MAX_PAGE = 500
+#: ``column IN_LIST`` with ONE list parameter: both dialects bind a list as one array, several
+#: times faster than a placeholder per value once there are hundreds of them.
+IN_LIST = "IN (SELECT unnest(?))"
 
 
 def rows(**columns: list[Any]) -> pa.Table:
