@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 with warnings.catch_warnings():  # starlette asks for httpx2; httpx is what the project pins
     warnings.simplefilter("ignore")
@@ -77,9 +81,11 @@ class World:
                    .column(0)[0].as_py())
 
 
-def make_world(tmp: Path, limits: Limits | None = None) -> World:
+def make_world(tmp: Path, limits: Limits | None = None, location: str | None = None) -> World:
+    """The service over a fresh ledger: a DuckDB file in ``tmp``, or ``location`` (a
+    PostgreSQL URL)."""
     clock = Clock()
-    ledger = Ledger.init(tmp / "api.duckdb", KEY, clock=clock)
+    ledger = Ledger.init(location or tmp / "api.duckdb", KEY, clock=clock)
     ledger.add_source("bank", 0.9)
     ledger.add_source("hospital", 1.0)
     app = create_app(ledger, POLICY, clock=clock,
@@ -88,6 +94,32 @@ def make_world(tmp: Path, limits: Limits | None = None) -> World:
     for name, (scopes, subject) in ROLES.items():
         world.keys[name] = add_client(ledger, name, scopes, subject)
     return world
+
+
+PG_URL = os.environ.get("GLASSCREDIT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pg_url() -> str:
+    """A fresh PostgreSQL schema for one world; skipped when the server is down (failed
+    under CI, which must never pass by not testing PostgreSQL)."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3) as con:
+            con.execute("SELECT 1")
+    except Exception as exc:  # any failure to talk to the server means "down"
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is down under CI: {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    return f"{PG_URL}?schema=gc_api_{uuid.uuid4().hex[:12]}"
+
+
+def drop_pg(url: str) -> None:
+    from glasscredit.ledger.postgres_store import PostgresStore
+
+    store = PostgresStore(url)
+    store.drop()
+    store.close()
 
 
 def dumps(value: Any) -> str:

@@ -1,19 +1,34 @@
-"""Fixtures of the HTTP service tests; the world is shared (the engine plan takes seconds)."""
+"""Fixtures of the HTTP service tests; the world is shared (the engine plan takes seconds).
+
+Every test of the shared world runs twice: over a DuckDB file and over a PostgreSQL schema
+(marked ``postgres``; skipped without a server, failed under CI).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from apikit import NOW, World, make_world
+from apikit import NOW, World, drop_pg, make_world, pg_url
+
+STORES = [
+    pytest.param("duckdb", id="duckdb"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
 
 
-@pytest.fixture(scope="session")
-def shared_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    world = make_world(tmp_path_factory.mktemp("api"))
-    yield world
-    world.client.close()
-    world.ledger.close()
+@pytest.fixture(scope="session", params=STORES)
+def shared_world(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    url = pg_url() if request.param == "postgres" else None
+    world = make_world(tmp_path_factory.mktemp("api"), location=url)
+    try:
+        yield world
+    finally:
+        world.client.close()
+        world.ledger.close()
+        if url is not None:
+            drop_pg(url)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from glasscredit.api.models import EventResult, EventsIn, EventsOut
 from glasscredit.errors import RowProblem
 from glasscredit.ledger.batch import Batch
 from glasscredit.rights.clients import Client
-from glasscredit.rights.records import IN_LIST, fetch
+from glasscredit.rights.records import IN_TEXTS, fetch
 from glasscredit.rights.state import rescore
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def _split(checked: list[_Checked]) -> tuple[list[_Checked], list[_Checked]]:
 
 def _stored_digests(svc: Service, source: str, keys: list[str]) -> dict[str, str]:
     return dict(fetch(svc.ledger, "SELECT source_event_id, digest FROM ledger_events WHERE "
-                                  f"source_id = ? AND source_event_id {IN_LIST}", source, keys))
+                                  f"source_id = ? AND source_event_id {IN_TEXTS}", source, keys))
 
 
 def _conflicts(c: _Checked, stored: dict[str, str]) -> list[ErrorDetail]:
@@ -172,7 +172,7 @@ def _store(svc: Service, round_: list[_Checked], out: list[EventsOut | Exception
         for row in fetch(svc.ledger, "SELECT source_event_id, CAST(event_id AS VARCHAR), "
                                      "recorded_at, CAST(subject_id AS VARCHAR), batch_id FROM "
                                      "ledger_events WHERE source_id = ? AND source_event_id "
-                                     f"{IN_LIST}", source, keys):
+                                     f"{IN_TEXTS}", source, keys):
             found[(source, row[0])] = row
     for c in clean:
         mine = [found[(c.source, k)] for k in c.keys]

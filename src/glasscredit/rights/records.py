@@ -15,9 +15,10 @@ from glasscredit.errors import InputError
 from glasscredit.ledger.ledger import Ledger
 
 MAX_PAGE = 500
-#: ``column IN_LIST`` with ONE list parameter: both dialects bind a list as one array, several
-#: times faster than a placeholder per value once there are hundreds of them.
-IN_LIST = "IN (SELECT unnest(?))"
+#: ``column IN_IDS`` / ``IN_TEXTS`` with ONE list parameter: both dialects bind a list as one
+#: array, several times faster than a placeholder per value once there are hundreds of them.
+IN_IDS = "IN (SELECT unnest(CAST(? AS BIGINT[])))"
+IN_TEXTS = "IN (SELECT unnest(CAST(? AS TEXT[])))"
 
 
 def rows(**columns: list[Any]) -> pa.Table:
