@@ -75,3 +75,17 @@ def test_the_cache_can_be_turned_off(tmp_path, monkeypatch):
     monkeypatch.delenv(plancache.ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert plancache.cache_dir() == tmp_path / "glasscredit" / "plans"
+
+
+def test_prepare_warms_up_without_scoring(plans):
+    cp = compile_policy(path("sesame_like.yaml").read_text())
+    first = duckdb_backend()
+    inputs = Inputs(**{n: first.from_arrow(t) for n, t in tables().items()})
+    assert prepared.prepare(first, inputs, cp) is True  # built, and stored
+    assert prepared.prepare(first, inputs, cp) is False  # in memory now
+    second = duckdb_backend()
+    again = Inputs(**{n: second.from_arrow(t) for n, t in tables().items()})
+    assert prepared.prepare(second, again, cp) is False  # read from disk
+    assert len(second.cache) == 1
+    rows = score(second, again, cp, AS_OF).arrow("scores").to_pylist()
+    assert len(second.cache) == 1 and len(rows) == 36

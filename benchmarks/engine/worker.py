@@ -1,6 +1,6 @@
 """One measurement in its own process, so that its peak RSS is its own.
 
-    python -m benchmarks.engine.worker {engine|sql|pandas|rescore} --db FILE --out RESULT.json
+    python -m benchmarks.engine.worker {engine|sql|pandas|rescore|prime} --db FILE --out RESULT.json
 
 Prints nothing; writes a JSON result. Each implementation delivers the scores table of every
 subject to the caller (Arrow, or a pandas DataFrame); ``--export FILE.parquet`` writes it out
@@ -100,13 +100,13 @@ class Timed:
         self.log.clear()
 
 
-def _engine_setup(db: str) -> tuple[Any, Any, Any, Timed]:
+def _engine_setup(db: str, *, plan_cache: bool = True) -> tuple[Any, Any, Any, Timed]:
     from glasscredit.engine.run import Inputs
     from glasscredit.engine.sessions import duckdb_backend
     from glasscredit.policy.load import load_policy
 
     con = Timed(duckdb.connect(db, read_only=True))
-    b = duckdb_backend(con)
+    b = duckdb_backend(con, plan_cache=plan_cache)
     cp = load_policy(POLICY)
     inp = Inputs(**{name: b.table(name) for name in TABLES})
     return b, cp, inp, con
@@ -115,7 +115,7 @@ def _engine_setup(db: str) -> tuple[Any, Any, Any, Timed]:
 def run_engine(args: argparse.Namespace) -> dict[str, Any]:
     from glasscredit.engine.run import score
 
-    b, cp, inp, con = _engine_setup(args.db)
+    b, cp, inp, con = _engine_setup(args.db, plan_cache=not args.cold)
     con.reset()
     c0, t0 = cpu_seconds(), time.perf_counter()
     r = score(b, inp, cp, AS_OF)
@@ -133,6 +133,17 @@ def run_engine(args: argparse.Namespace) -> dict[str, Any]:
     if args.export:
         _write_parquet(scores, args.export)
     return out
+
+
+def run_prime(args: argparse.Namespace) -> dict[str, Any]:
+    """Build and store the batch plan (the plan cache folder comes from the environment), as
+    a deployment does once per policy version; nothing is scored."""
+    from glasscredit.engine.prepared import prepare
+
+    b, cp, inp, _ = _engine_setup(args.db)
+    t0 = time.perf_counter()
+    built = prepare(b, inp, cp)
+    return {"seconds": time.perf_counter() - t0, "built": built}
 
 
 def _write_parquet(table: Any, path: str) -> None:
@@ -228,7 +239,9 @@ def run_rescore(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("impl", choices=["engine", "sql", "pandas", "rescore"])
+    ap.add_argument("impl", choices=["engine", "sql", "pandas", "rescore", "prime"])
+    ap.add_argument("--cold", action="store_true",
+                    help="engine: no stored plan (build it inside the timed call)")
     ap.add_argument("--db", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--export")
@@ -238,7 +251,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     fn = {"engine": run_engine, "sql": run_sql, "pandas": run_pandas,
-          "rescore": run_rescore}[args.impl]
+          "rescore": run_rescore, "prime": run_prime}[args.impl]
     digest = engine_digest()
     result = fn(args)
     result["engine_digest"] = digest

@@ -237,11 +237,18 @@ def _drop(con: Any, names: list[str]) -> None:
             return
 
 
-def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
-                   subjects: list[str] | None, snapshot: Snapshot, *,
-                   reasons: bool) -> Result:
-    """Replay the recorded plan for this policy and input shape (recording it the first time)."""
-    subset = subjects is not None
+def prepare(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot | None = None,
+            *, subset: bool = False, reasons: bool = True) -> bool:
+    """Make sure the plan for these inputs is ready (in memory, and on disk if kept there)
+    without scoring anything: a service warms up with it. True if it had to be built."""
+    built: list[bool] = []
+    _prepared(b, inputs, cp, snapshot or Snapshot(), subset, reasons, built)
+    return bool(built)
+
+
+def _prepared(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, subset: bool,
+              reasons: bool, built: list[bool] | None = None) -> tuple[Prepared, tuple[str, ...]]:
+    """The plan from memory, else from disk, else recorded now (and stored)."""
     key, names = _key(cp, inputs, snapshot, subset, reasons)
     prep = b.cache.get(key)
     if prep is None:
@@ -249,9 +256,20 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
         prep = _load(b, file) if file is not None else None
         if prep is None:
             prep = _record(b, inputs, cp, snapshot, subset, reasons, names)
+            if built is not None:
+                built.append(True)
             if file is not None:
                 plancache.save(file, _as_json(prep))
         b.cache[key] = prep
+    return prep, names
+
+
+def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
+                   subjects: list[str] | None, snapshot: Snapshot, *,
+                   reasons: bool) -> Result:
+    """Replay the recorded plan for this policy and input shape (recording it the first time)."""
+    subset = subjects is not None
+    prep, names = _prepared(b, inputs, cp, snapshot, subset, reasons)
     renames = dict(zip(prep.inputs, names, strict=True))
     con = b.connection
     targets = sorted(set(subjects)) if subjects is not None else None
