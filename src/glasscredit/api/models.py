@@ -139,6 +139,10 @@ class ClientIn(_In):
     subject: str | None = Field(default=None, max_length=64)
 
 
+class ClientRevokeIn(_In):
+    name: str = Field(min_length=1, max_length=64)
+
+
 class ClientOut(BaseModel):
     name: str
     key: str = Field(description="shown once; only its hash is kept")

@@ -1,4 +1,4 @@
-"""Reviewers resolve disputes; admins add clients and force the deadline sweep."""
+"""Reviewers resolve disputes; admins add and revoke clients and force the deadline sweep."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from glasscredit.api.auth import scoped, service
 from glasscredit.api.errors import ERROR_RESPONSES, ApiError
-from glasscredit.api.models import ClientIn, ClientOut, Page, ResolutionIn, utc
+from glasscredit.api.models import ClientIn, ClientOut, ClientRevokeIn, Page, ResolutionIn, utc
 from glasscredit.api.service import Service
 from glasscredit.rights import disputes
-from glasscredit.rights.clients import Client, add_client
+from glasscredit.rights.clients import Client, add_client, revoke_client
 from glasscredit.rights.records import decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1", tags=["review"], responses=ERROR_RESPONSES)
@@ -61,3 +61,13 @@ def new_client(body: ClientIn, _: Annotated[Client, Depends(scoped("admin"))],
         key = add_client(svc.ledger, body.name, list(body.scopes), body.subject)
     svc.forget_clients()
     return ClientOut(name=body.name, key=key)
+
+
+@router.post("/admin/clients/revoke", summary="Revoke a client's key, effective at once")
+def revoke_client_key(body: ClientRevokeIn, _: Annotated[Client, Depends(scoped("admin"))],
+                      svc: Annotated[Service, Depends(service)]) -> dict[str, Any]:
+    with svc.lock:
+        if not revoke_client(svc.ledger, body.name):
+            raise ApiError(404, f"no active client named {body.name!r}")
+    svc.forget_clients()
+    return utc({"name": body.name, "revoked_at": svc.clock()})

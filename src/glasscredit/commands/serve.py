@@ -1,8 +1,9 @@
-"""``glasscredit serve``, ``client add`` and ``statement verify``: the HTTP service's commands.
+"""``glasscredit serve``, ``client add|revoke`` and ``statement verify``: the service's commands.
 
 ``serve`` runs uvicorn with ONE worker: the ledger and the engine are serialised behind one lock
 inside the process (DuckDB connections and SQLFrame sessions are not thread-safe, and a DuckDB
 file admits one writing process). ``client add`` prints the new key once; only its hash is kept.
+``client revoke`` ends a key: the service's next request with it gets 401.
 ``statement verify`` checks a score statement offline against the published public key.
 """
 
@@ -19,7 +20,7 @@ from rich.console import Console
 
 from glasscredit.commands.ledger import DEFAULT_LEDGER, KeyOpt, LedgerOpt, open_ledger
 from glasscredit.errors import GlassCreditError
-from glasscredit.rights.clients import SCOPES, add_client
+from glasscredit.rights.clients import SCOPES, add_client, revoke_client
 from glasscredit.rights.statements import (
     StatementError,
     load_or_create_signing_key,
@@ -59,6 +60,25 @@ def client_add_command(
     out.print(f"client {name} ({', '.join(sorted(set(scope)))})")
     out.print(key)
     err.print("Keep this key now: only its hash is stored, it cannot be shown again.")
+
+
+def client_revoke_command(
+    name: Annotated[str, typer.Argument(help="The client to revoke.")],
+    ledger: LedgerOpt = DEFAULT_LEDGER,
+    key_file: KeyOpt = None,
+) -> None:
+    """Revoke a client's key: from the next request on it gets 401 (the service checks every
+    request against the ledger). With a DuckDB ledger the service holds the file: revoke
+    through it instead (POST /v1/admin/clients/revoke)."""
+    try:
+        with open_ledger(ledger, key_file) as led:
+            led.ensure_tables()
+            done = revoke_client(led, name)
+    except GlassCreditError as exc:
+        _fail(exc)
+    if not done:
+        _fail(f"no active client named {name!r}")
+    out.print(f"client {name} revoked")
 
 
 def serve_command(
@@ -126,4 +146,5 @@ def register(cli: typer.Typer) -> None:
 
 
 client_app.command("add")(client_add_command)
+client_app.command("revoke")(client_revoke_command)
 statement_app.command("verify")(statement_verify_command)

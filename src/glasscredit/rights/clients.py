@@ -80,6 +80,20 @@ def add_client(ledger: Ledger, name: str, scopes: list[str], subject: str | None
     return f"gck_{client_id}_{secret}"
 
 
+def revoke_client(ledger: Ledger, name: str) -> bool:
+    """Revoke a client's key now (a row with ``active`` false); False when no active client
+    has that name. The service checks every request against the ledger: the next is 401."""
+    found = [c for c in load_clients(ledger).values() if c.name == name]
+    for c in found:
+        ledger.append_rows({"ledger_clients": rows(
+            client_id=[c.client_id], name=[c.name], scopes=[",".join(sorted(c.scopes))],
+            key_hash=[c.key_hash],
+            subject_id=pa.array([None if c.subject_id is None else int(c.subject_id)],
+                                pa.int64()),
+            active=[False], created_at=[ledger.clock()])})
+    return bool(found)
+
+
 def load_clients(ledger: Ledger) -> dict[str, Client]:
     """Every active client by id (the latest row of each id counts)."""
     found = query(ledger, "SELECT client_id, name, scopes, key_hash, subject_id, active FROM "
