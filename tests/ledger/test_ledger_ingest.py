@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from ledgerkit import KEY, ORG, PERSON, Clock, events_table
+from ledgerkit import KEY, ORG, PERSON, PERSON_2, Clock, events_table
 
 from glasscredit import ids
 from glasscredit.errors import IdError, IngestError
@@ -240,3 +240,16 @@ def test_zoned_parquet_timestamps_are_stored_in_utc(duck: Ledger, tmp_path: Path
     pq.write_table(table, tmp_path / "e.parquet")
     assert ingest_file(duck, tmp_path / "e.parquet", "bank").stored == 1
     assert _events(duck)[0]["occurred_at"] == datetime(2025, 3, 1, 9)
+
+
+def test_subjects_come_from_stored_rows_only_across_chunks(duck: Ledger, tmp_path: Path) -> None:
+    """Chunks carry their own subject dictionaries; a rejected row's subject is not created."""
+    rows = [{"source_event_id": str(i), "subject": [PERSON, ORG, PERSON.lower()][i % 3]}
+            for i in range(9)] + [{"source_event_id": "bad", "subject": PERSON_2, "kind": "x"}]
+    report = ingest_file(duck, _write(events_table(rows), tmp_path / "e.parquet"), "bank",
+                         chunk_rows=4)
+    assert (report.stored, len(report.rejected)) == (9, 1)
+    assert duck.subject_id(PERSON_2) is None
+    events = _events(duck)
+    assert len({e["subject_id"] for e in events}) == 2
+    assert sum(e["subject_id"] == duck.subject_id(PERSON) for e in events) == 6

@@ -30,6 +30,18 @@ EVENT_COLUMNS: Final = pa.schema([
     ("digest", pa.string()),
 ])
 
+#: ``subject_hmac`` may travel dictionary-encoded (ingest does): one entry per distinct subject.
+HMAC_CODES: Final = pa.dictionary(pa.int32(), pa.string())
+
+
+def event_schema(events: pa.Table) -> pa.Schema:
+    """``EVENT_COLUMNS``, keeping ``subject_hmac`` dictionary-encoded where it already is."""
+    if pa.types.is_dictionary(events.schema.field("subject_hmac").type):
+        at = EVENT_COLUMNS.get_field_index("subject_hmac")
+        return EVENT_COLUMNS.set(at, pa.field("subject_hmac", HMAC_CODES))
+    return EVENT_COLUMNS
+
+
 _ARROW: Final = {"id": pa.int64(), "int": pa.int64(), "text": pa.string(), "json": pa.string(),
                   "double": pa.float64(), "ts": pa.timestamp("us"), "bool": pa.bool_()}
 
@@ -60,8 +72,11 @@ class Batch:
             missing = set(EVENT_COLUMNS.names) - set(self.events.column_names)
             if missing:
                 raise InputError(f"batch events lack columns: {sorted(missing)}")
-            self.events = self.events.select(EVENT_COLUMNS.names).cast(EVENT_COLUMNS)
-            if pc.count_distinct(self.events["row_no"]).as_py() != self.events.num_rows:
+            self.events = self.events.select(EVENT_COLUMNS.names).cast(
+                event_schema(self.events))
+            rows = self.events["row_no"].to_numpy()
+            ascending = len(rows) < 2 or bool((rows[1:] > rows[:-1]).all())  # ingest's order
+            if not ascending and pc.count_distinct(rows).as_py() != len(rows):
                 raise InputError("batch events need distinct row_no values")
         if self.subjects is not None:
             self.subjects = self.subjects.select(SUBJECT_COLUMNS.names).cast(SUBJECT_COLUMNS)

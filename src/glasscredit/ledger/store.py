@@ -99,6 +99,27 @@ _KEY_COLUMNS = ["row_no", "source_id", "source_event_id", "digest"]
 _SUBJECT_IDS = pa.schema([("subject_hmac", pa.string()), ("subject_id", pa.int64())])
 
 
+def _subject_codes(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct pseudonyms of a column and each row's index among them.
+
+    A dictionary-encoded column (what ingest hands in) is used as it is: only its per-chunk
+    dictionaries are hashed, not a 64-character string per event.
+    """
+    if column.null_count:
+        raise InputError("every event needs a subject_hmac")
+    if not pa.types.is_dictionary(column.type):
+        encoded = pc.dictionary_encode(column.combine_chunks())
+        return encoded.dictionary, encoded.indices.to_numpy()
+    unified = column.unify_dictionaries()
+    dictionary = unified.chunk(0).dictionary
+    index = np.concatenate([c.indices.to_numpy() for c in unified.chunks])
+    used = np.flatnonzero(np.bincount(index, minlength=len(dictionary)))  # rows filtered out
+    distinct = pc.dictionary_encode(dictionary.take(pa.array(used)))  # id spellings share a mac
+    remap = np.empty(len(dictionary), np.int64)
+    remap[used] = distinct.indices.to_numpy()
+    return distinct.dictionary, remap[index]
+
+
 def batch_subjects(batch: Batch) -> tuple[pa.Table, pa.Array | None]:
     """The distinct subjects a batch names, and for each event the index of its subject there.
 
@@ -108,17 +129,16 @@ def batch_subjects(batch: Batch) -> tuple[pa.Table, pa.Array | None]:
     parts, codes = [], None
     if batch.events is not None and batch.events.num_rows:
         events = batch.events
-        if events["subject_hmac"].null_count:
+        dictionary, index = _subject_codes(events["subject_hmac"])
+        if dictionary.null_count:
             raise InputError("every event needs a subject_hmac")
-        encoded = pc.dictionary_encode(events["subject_hmac"].combine_chunks())
-        codes = encoded.indices
-        index = codes.to_numpy()
-        first = np.empty(len(encoded.dictionary), np.int64)
+        codes = pa.array(index, pa.int32())
+        first = np.empty(len(dictionary), np.int64)
         first[index[::-1]] = np.arange(len(index) - 1, -1, -1)  # each subject's first event
         kinds = events["subject_kind"].take(pa.array(first))
         if not pc.all(pc.equal(kinds.take(codes), events["subject_kind"])).as_py():
             raise InputError("a subject_hmac appears with two subject kinds in one batch")
-        parts.append(pa.table({"subject_hmac": encoded.dictionary, "subject_kind": kinds}))
+        parts.append(pa.table({"subject_hmac": dictionary, "subject_kind": kinds}))
     if batch.subjects is not None and batch.subjects.num_rows:
         parts.append(batch.subjects)
     if not parts:

@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from glasscredit.catalogue import Catalogue, EventKind
 from glasscredit.errors import RowProblem
-from glasscredit.ledger.batch import EVENT_COLUMNS
+from glasscredit.ledger.batch import event_schema
 from glasscredit.ledger.pseudonym import Pseudonymiser
 
 REQUIRED = ("source_event_id", "subject", "kind", "occurred_at")
@@ -171,7 +172,7 @@ def build_sql(schema: pa.Schema, catalogue: Catalogue, kinds: frozenset[str]) ->
       WHEN attrs IS NULL OR NOT starts_with(attrs, '{{') THEN 'attrs_json'
       {attr_case}
     END AS problem FROM typed)
-    SELECT row_no, problem, $source AS source_id, seid AS source_event_id, subject_hmac,
+    SELECT row_no, problem, $source AS source_id, seid AS source_event_id,
       derived_kind AS subject_kind, kind, ts AS occurred_at, coalesce(val, 1.0) AS value, attrs,
       CASE WHEN problem IS NULL THEN sha256(concat_ws(chr(31), subject_hmac, kind,
         strftime(ts, '%Y-%m-%dT%H:%M:%S.%f'), CAST(coalesce(val, 1.0) AS VARCHAR), attrs))
@@ -234,10 +235,15 @@ class EventValidator:
         self.con.register("chunk", chunk)
         out = self.con.sql(sql, params={"now": self.now, "source": source}).to_arrow_table()
         self.con.unregister("chunk")
+        macs = chunk.column("_hmac")  # stays dictionary-encoded: the store hashes per subject
+        if not np.array_equal(out["row_no"].to_numpy(), chunk["row_no"].to_numpy()):
+            macs = macs.take(pc.index_in(out["row_no"], value_set=chunk["row_no"]))
+        out = out.append_column("subject_hmac", macs)
+        schema = event_schema(out)
         if out["problem"].null_count == out.num_rows:  # the usual case: no copy
-            return out.select(EVENT_COLUMNS.names).cast(EVENT_COLUMNS), []
+            return out.select(schema.names).cast(schema), []
         ok = pc.is_null(out["problem"])
-        good = out.filter(ok).select(EVENT_COLUMNS.names).cast(EVENT_COLUMNS)
+        good = out.filter(ok).select(schema.names).cast(schema)
         bad = out.filter(pc.invert(ok))
         if not bad.num_rows:
             return good, []
