@@ -171,3 +171,30 @@ def test_a_replay_shares_only_the_rules_table_and_reads_changed_inputs(b):
     again = {r["subject_id"]: r["score"] for r in rows(score(b, inp, cp, AS_OF).arrow("scores"))}
     assert len(b.cache) >= 1 and again.keys() == first.keys()
     assert again["p03"] != first["p03"]
+
+
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "plan"])
+def test_subset_rank_replaces_its_own_rows_in_a_stale_snapshot(b, prepared):
+    """Against a snapshot taken earlier (other scores), a subset's rank and percentile are
+    those among the snapshot with the subset's own rows replaced by their new scores."""
+    from glasscredit.engine.run import Inputs
+    from glasscredit.examples import AS_OF, path, tables
+
+    cp = compile_policy(path("sesame_like.yaml").read_text())
+    inp = Inputs(**{n: b.from_arrow(t) for n, t in tables().items()})
+    old = rows(score(b, inp, cp, AS_OF - timedelta(days=400)).arrow("scores"))
+    snap = Snapshot(scores=snapshot_from(b, score(b, inp, cp, AS_OF - timedelta(days=400)))
+                    .scores)
+    pick = ["p03", "p12", "p20"]
+    got = {r["subject_id"]: r for r in rows(
+        score(b, inp, cp, AS_OF, pick, snap, prepared=prepared).arrow("scores"))}
+    new = {s: got[s]["score"] for s in pick}
+    assert any(abs(new[r["subject_id"]] - r["score"]) > 1e-6 for r in old
+               if r["subject_id"] in new), "the snapshot must be stale for this test to bite"
+    pop = [(r["subject_kind"], new.get(r["subject_id"], r["score"])) for r in old]
+    for s in pick:
+        kind, mine = got[s]["subject_kind"], new[s]
+        peers = [x for k, x in pop if k == kind]
+        assert got[s]["rank"] == 1 + sum(x > mine for x in peers)
+        assert math.isclose(got[s]["percentile"], 100 * sum(x <= mine for x in peers)
+                            / len(peers), abs_tol=1e-9)

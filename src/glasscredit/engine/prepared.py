@@ -161,11 +161,28 @@ def _record(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, 
     steps = tuple(b.log)
     b.log = []
     constant = frozenset(name for name, sql in steps if _is_constant(b, name, sql))
+    if subset:
+        steps = tuple((n, sql if n in constant else _inline_ctes(sql)) for n, sql in steps)
+        outputs = {k: _inline_ctes(v) for k, v in outputs.items()}
+        neighbours = None if neighbours is None else _inline_ctes(neighbours)
     for name, sql in steps:
         if name in constant:  # made once, in full, and shared by every replay
             b.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
     return Prepared(steps, constant, outputs, neighbours, hops, names, relations_step,
                     relations_sql)
+
+
+def _inline_ctes(sql: str) -> str:
+    """Mark every CTE ``NOT MATERIALIZED``. DuckDB materialises a CTE that is read twice; in a
+    subset run that copies the whole snapshot of scores (a million rows) at every call, where
+    inlining lets each reader filter it first. Done once, at recording."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    for cte in tree.find_all(exp.CTE):
+        cte.set("materialized", False)
+    return tree.sql(dialect="duckdb")
 
 
 def _gather_relations(con: Any, prep: Prepared, table: str, new: list[str], seen: set[str],

@@ -140,21 +140,36 @@ def ranked(c: Ctx, state: Any) -> Any:
 
 
 def ranked_against(c: Ctx, state: Any, baseline: Any) -> Any:
-    """Rank a subset against a baseline of everyone else's scores (same law as ``ranked``)."""
+    """Rank a subset against a baseline of everyone else's scores (same law as ``ranked``).
+
+    The population is the baseline with the subset's own rows replaced by their new scores.
+    Counted as: the whole baseline, minus the subset's baseline rows, plus the subset's new
+    rows; so the large baseline is read once, with no anti-join or union over it."""
     F = c.F
     assert c.scope is not None
     mine = state.select("subject_id", "subject_kind", "score")
-    others = baseline.select("subject_id", "subject_kind", F.col("score").cast("double"))
-    pop = others.join(mine.select("subject_id"), "subject_id", "left_anti").unionByName(mine)
-    pairs = mine.select(F.col("subject_id").alias("me"), "subject_kind",
-                        F.col("score").alias("my_score")).join(pop, "subject_kind", "inner")
-    counts = pairs.groupBy("me").agg(
-        F.sum(F.when(F.col("score") > F.col("my_score"), c.num(1)).otherwise(c.num(0)))
-        .alias("higher"),
-        F.sum(F.when(F.col("score") <= F.col("my_score"), c.num(1)).otherwise(c.num(0)))
-        .alias("at_or_below"),
-        F.count(F.lit(1)).cast("double").alias("n"))
-    counts = counts.select(F.col("me").alias("subject_id"),
-                           (F.col("higher") + c.num(1)).alias("rank"),
-                           (c.num(100) * F.col("at_or_below") / F.col("n")).alias("percentile"))
+    me = mine.select(F.col("subject_id").alias("me"), "subject_kind",
+                     F.col("score").alias("my_score"))
+    base = baseline.select("subject_id", "subject_kind", F.col("score").cast("double"))
+    one, zero = c.num(1), c.num(0)
+
+    def tally(pop: Any, tag: str) -> Any:
+        pairs = me.join(pop.select("subject_kind", "score"), "subject_kind", "inner")
+        return pairs.groupBy("me").agg(
+            F.sum(F.when(F.col("score") > F.col("my_score"), one).otherwise(zero))
+            .alias(f"higher_{tag}"),
+            F.sum(F.when(F.col("score") <= F.col("my_score"), one).otherwise(zero))
+            .alias(f"below_{tag}"),
+            F.count(F.lit(1)).cast("double").alias(f"n_{tag}"))
+
+    replaced = base.join(mine.select("subject_id"), "subject_id", "left_semi")
+    t = (me.select("me").join(tally(base, "all"), "me", "left")
+         .join(tally(replaced, "old"), "me", "left").join(tally(mine, "new"), "me", "left"))
+
+    def net(name: str) -> Any:
+        return (F.coalesce(F.col(f"{name}_all"), zero) - F.coalesce(F.col(f"{name}_old"), zero)
+                + F.coalesce(F.col(f"{name}_new"), zero))
+
+    counts = t.select(F.col("me").alias("subject_id"), (net("higher") + one).alias("rank"),
+                      (c.num(100) * net("below") / net("n")).alias("percentile"))
     return flat(c, state.join(counts, "subject_id", "left"))
