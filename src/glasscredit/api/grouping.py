@@ -39,8 +39,7 @@ class Grouper(Generic[T, R]):
         with self._cond:
             self._pending.append((item, future))
             if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name=self.name, daemon=True)
-                self._worker.start()
+                self._start()
             self._cond.notify()
         return await future
 
@@ -49,7 +48,22 @@ class Grouper(Generic[T, R]):
         with self._cond:
             return len(self._pending) + self.running
 
+    def _start(self) -> None:
+        """Start a worker (call with ``_cond`` held and no worker running)."""
+        self._worker = threading.Thread(target=self._work, name=self.name, daemon=True)
+        self._worker.start()
+
     def _work(self) -> None:
+        try:
+            self._serve()
+        finally:  # should the worker ever die, the requests still waiting get a new one
+            with self._cond:
+                if self._worker is threading.current_thread():
+                    self._worker = None
+                    if self._pending:
+                        self._start()
+
+    def _serve(self) -> None:
         while True:
             with self._cond:
                 if not self._pending:
