@@ -22,6 +22,7 @@ last month's ``as_of`` (no carried list or hysteresis state, one score each); wi
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from glasscredit.engine.run import Inputs, score
+from glasscredit.engine.run import Inputs, Result, score
 from glasscredit.engine.sessions import Backend
 from glasscredit.policy.load import CompiledPolicy
 from glasscredit.simulate.run import CityRun, empty, empty_snapshot, score_months, variant
@@ -40,6 +41,7 @@ DIMENSIONS = {"hukou": "hukou", "sex": "sex", "age band": "age_band",
 THRESHOLD = 0.8
 MIN_GROUP = 30
 SAMPLE = 20
+_audits = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -50,23 +52,44 @@ class Active:
     types: dict[str, str]
 
 
-def active(measures: pa.Table) -> Active:
-    """Holders per measure from an engine ``measures`` table."""
+def measure_types(measures: pa.Table) -> dict[str, str]:
+    """Each measure's type, from an engine ``measures`` table (one row per subject and measure)."""
+    pairs = measures.group_by(["measure", "type"]).aggregate([])
+    return dict(zip(pairs["measure"].to_pylist(), pairs["type"].to_pylist(), strict=True))
+
+
+def active(measures: pa.Table, types: dict[str, str] | None = None) -> Active:
+    """Holders per measure from an engine ``measures`` table (or only its active rows, with
+    ``types`` given)."""
     on = measures.filter(pc.fill_null(measures["active"], False))
     holders: dict[str, set[str]] = {}
     for s, m in zip(on["subject_id"].to_pylist(), on["measure"].to_pylist(), strict=True):
         holders.setdefault(m, set()).add(s)
-    types = dict(zip(measures["measure"].to_pylist(), measures["type"].to_pylist(),
-                     strict=True))
-    return Active({m: holders.get(m, set()) for m in types}, types)
+    types = measure_types(measures) if types is None else types
+    return Active({m: holders.get(m, set()) for m in sorted(types)}, types)
+
+
+def _active_of(result: Result) -> Active:
+    """Holders per measure of a fresh score: only the active rows leave DuckDB."""
+    if "measures" not in result.sql:  # a backend without bound SQL
+        return active(result.arrow("measures"))
+    con, sql = result.backend.connection, result.sql["measures"]
+    table = f"gc_audit_{next(_audits)}"
+    con.execute(f"CREATE TEMP TABLE {table} AS {sql}")
+    try:
+        on = con.sql(f"SELECT subject_id, measure, active FROM {table} "
+                     "WHERE coalesce(active, false)").to_arrow_table()
+        types = dict(con.execute(f"SELECT DISTINCT measure, type FROM {table}").fetchall())
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    return active(on, {str(k): str(v) for k, v in types.items()})
 
 
 def group_rates(measures: pa.Table, people: pa.Table) -> list[dict[str, Any]]:
     """Per measure and dimension: each group's size, holders and rate, and the DI ratio."""
     state = active(measures)
-    scored = set(measures["subject_id"].to_pylist())
-    people = people.filter(pc.is_in(people["subject_id"], pa.array(sorted(scored),
-                                                                     pa.string())))
+    scored = pc.unique(measures["subject_id"])
+    people = people.filter(pc.is_in(people["subject_id"], value_set=scored))
     out = []
     for measure, kind in sorted(state.types.items()):
         held = pc.is_in(people["subject_id"], pa.array(sorted(state.holders[measure]),
@@ -141,8 +164,7 @@ def audit(b: Backend, inputs: Inputs, cp: CompiledPolicy, run: CityRun, city_dir
         if chained:
             return active(score_months(b, x, cp, run.as_of).measures)
         # with reasons, like the monthly runs, so the audit replays their prepared plan
-        r = score(b, x, cp, as_of, snapshot=empty_snapshot(b), reasons=True)
-        return active(r.arrow("measures"))
+        return _active_of(score(b, x, cp, as_of, snapshot=empty_snapshot(b), reasons=True))
 
     base = active(run.measures) if chained else state(inputs)
     network = _diff(base, state(no_relations))

@@ -39,8 +39,8 @@ def _top_reasons(run: CityRun, who: set[str]) -> list[dict[str, Any]]:
 
 
 def _measure_types(run: CityRun) -> dict[str, str]:
-    m = run.measures.select(["measure", "type"]).to_pylist()
-    return {row["measure"]: row["type"] for row in m}
+    pairs = run.measures.group_by(["measure", "type"]).aggregate([])
+    return dict(zip(pairs["measure"].to_pylist(), pairs["type"].to_pylist(), strict=True))
 
 
 def whatif(run_a: CityRun, run_b: CityRun) -> dict[str, Any]:

@@ -4,14 +4,16 @@ A worker starts before the city exists and records its policy's plan on empty in
 city's shapes (``run.prepare``: seconds of Python whatever the data size), while the parent
 generates the city. Told where the city is, it loads it, scores it month by month into
 ``<out>/<policy name>/`` and audits the run; the parent reads the run back with ``run.load_run``.
-Each worker is one DuckDB session in its own process, so two policies use both cores of a
-small machine, and nothing is shared but files. Progress is relayed to the parent's callback.
+Each worker is one DuckDB session in its own process with its share of the cores (DuckDB
+threads beyond the cores only contend), so two policies use both cores of a small machine, and
+nothing is shared but files. Progress is relayed to the parent's callback.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -33,7 +35,8 @@ class Finished:
     seconds: dict[str, float]
 
 
-def _work(policy: str, months: int, out: str, conn: Connection) -> None:  # pragma: no cover
+def _work(policy: str, months: int, out: str, threads: int,
+          conn: Connection) -> None:  # pragma: no cover
     """The worker's whole life (runs in a spawned process; covered through ``PolicyWorkers``)."""
     import time
 
@@ -45,6 +48,7 @@ def _work(policy: str, months: int, out: str, conn: Connection) -> None:  # prag
     try:
         began = time.perf_counter()
         b = duckdb_backend()
+        b.connection.execute(f"SET threads = {threads}")
         cp = load_policy(policy)
         prepare(b, cp)
         seconds = {f"prepare {policy}": time.perf_counter() - began}
@@ -82,12 +86,14 @@ class PolicyWorkers:
 
     def __init__(self, policies: list[str] | tuple[str, ...], months: int, out_dir: Path) -> None:
         ctx = multiprocessing.get_context("spawn")  # no fork of a process holding DuckDB threads
+        # the cores are shared out: threads that outnumber them only contend
+        threads = max(1, (os.cpu_count() or 1) // max(1, len(policies)))
         self.conns: dict[str, Connection] = {}
         self.procs: list[Any] = []
         for policy in policies:
             mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_work, args=(policy, months, str(out_dir), theirs),
-                               daemon=True)
+            proc = ctx.Process(target=_work, args=(policy, months, str(out_dir), threads,
+                                                   theirs), daemon=True)
             proc.start()
             theirs.close()
             self.conns[policy] = mine
