@@ -134,7 +134,7 @@ def batch_subjects(batch: Batch) -> tuple[pa.Table, pa.Array | None]:
             raise InputError("every event needs a subject_hmac")
         codes = pa.array(index, pa.int32())
         first = np.empty(len(dictionary), np.int64)
-        first[index[::-1]] = np.arange(len(index) - 1, -1, -1)  # each subject's first event
+        first[index] = np.arange(len(index))  # some event of each subject: all must agree
         kinds = events["subject_kind"].take(pa.array(first))
         if not pc.all(pc.equal(kinds.take(codes), events["subject_kind"])).as_py():
             raise InputError("a subject_hmac appears with two subject kinds in one batch")
