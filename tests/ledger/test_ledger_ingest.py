@@ -109,6 +109,16 @@ def test_strict_mode_rejects_the_file_at_the_first_bad_row(duck, change, field, 
     assert _events(duck) == []
 
 
+def test_a_file_of_only_unknown_kinds_stores_nothing(duck: Ledger) -> None:
+    """With no catalogue kind in the file, every row is still checked (and refused)."""
+    table = events_table([{"source_event_id": "a", "kind": "bill_paymnt"},
+                          {"source_event_id": "b", "kind": "nope"}])
+    report = ingest_table(duck, table, "bank")
+    assert report.stored == 0 and _events(duck) == []
+    assert [(p.row, p.field) for p in report.rejected] == [(1, "kind"), (2, "kind")]
+    assert report.rejected[1].reason == "unknown event kind 'nope'"
+
+
 def test_good_rows_are_normalised(duck: Ledger) -> None:
     table = events_table([
         {"source_event_id": "a", "occurred_at": "2025-01-01T08:00:00+08:00", "value": None},

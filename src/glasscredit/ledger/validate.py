@@ -129,7 +129,8 @@ def build_sql(schema: pa.Schema, catalogue: Catalogue, kinds: frozenset[str]) ->
              else _attrs_from_columns(attr_cols, catalogue) if attr_cols else "'{}'")
     opt = {c: f"trim(CAST({c} AS VARCHAR))" if c in has else "NULL" for c in OPTIONAL}
     present = [k for k in catalogue.kinds.values() if k.name in kinds]
-    known = ", ".join(_lit(k.name) for k in present) or "NULL"
+    # no catalogue kind in the chunk: every row's kind is unknown (NOT IN (NULL) is never true)
+    unknown = f"kind NOT IN ({', '.join(_lit(k.name) for k in present)})" if present else "TRUE"
     wrong_subject = " ".join(
         f"WHEN {_lit(k.name)} THEN derived_kind NOT IN ({', '.join(map(_lit, k.subjects))})"
         for k in present if set(k.subjects) != {"person", "organisation"})
@@ -162,7 +163,7 @@ def build_sql(schema: pa.Schema, catalogue: Catalogue, kinds: frozenset[str]) ->
       WHEN given_kind IS NOT NULL AND given_kind <> '' AND given_kind <> derived_kind
         THEN 'subject_kind_mismatch'
       WHEN kind IS NULL OR kind = '' THEN 'empty:kind'
-      WHEN kind NOT IN ({known}) THEN 'unknown_kind'
+      WHEN {unknown} THEN 'unknown_kind'
       {subject_case}
       WHEN empty_ts THEN 'empty:occurred_at'
       WHEN {typed['bad_ts']} THEN 'occurred_at'
