@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[spark,postgres,dev]'
+	$(BIN)/glasscredit simulate prepare  # the demo presets' plans, built once and kept
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -89,3 +89,25 @@ def test_prepare_warms_up_without_scoring(plans):
     assert len(second.cache) == 1
     rows = score(second, again, cp, AS_OF).arrow("scores").to_pylist()
     assert len(second.cache) == 1 and len(rows) == 36
+
+
+def test_simulate_prepare_stores_the_plans_a_city_run_replays(plans, monkeypatch):
+    from typer.testing import CliRunner
+
+    from glasscredit.cli import app
+    from glasscredit.engine.sessions import duckdb_backend as make
+    from glasscredit.policy.load import load_policy
+    from glasscredit.simulate.run import prepare as prepare_city
+
+    runner = CliRunner()
+    done = runner.invoke(app, ["simulate", "prepare", "--policy", "example:volunteer_rewards"])
+    assert done.exit_code == 0, done.output
+    assert "volunteer_rewards@2026.1" in done.output and len(list(plans.glob("*.json"))) == 1
+    recorded = []
+    real = prepared._record
+    monkeypatch.setattr(prepared, "_record", lambda *a, **k: recorded.append(1) or real(*a, **k))
+    prepare_city(make(), load_policy("example:volunteer_rewards"))
+    assert recorded == []  # what a city run asks for is on disk
+    monkeypatch.setenv(plancache.ENV, "off")
+    off = runner.invoke(app, ["simulate", "prepare"])
+    assert off.exit_code == 1 and "nothing to do" in off.output

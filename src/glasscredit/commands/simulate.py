@@ -145,3 +145,33 @@ def city_command(
               f"{time.perf_counter() - began:.1f} s", highlight=False)
     if load.rejected:
         raise typer.Exit(2)
+
+
+@app.command("prepare")
+def prepare_command(
+    policies: Annotated[list[str] | None, typer.Option(
+        "--policy", help="Preset, example:NAME or YAML file (repeatable).")] = None,
+) -> None:
+    """Build and store the plans that city runs replay (default: the demo's presets), so the
+    first run does not spend seconds building them; `make install` runs it."""
+    from glasscredit.engine.plancache import cache_dir
+    from glasscredit.engine.sessions import duckdb_backend
+    from glasscredit.policy.load import load_policy
+    from glasscredit.simulate.demo import POLICIES
+    from glasscredit.simulate.run import prepare
+
+    where = cache_dir()
+    if where is None:
+        err.print("plans are not kept on disk (GLASSCREDIT_PLAN_CACHE=off): nothing to do")
+        raise typer.Exit(1)
+    for name in policies or list(POLICIES):
+        began = time.perf_counter()
+        try:
+            cp = load_policy(name)
+            prepare(duckdb_backend(), cp)
+        except GlassCreditError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
+        out.print(f"{cp.version_id}: plan ready in {time.perf_counter() - began:.1f} s",
+                  highlight=False)
+    out.print(f"plans kept in {where}", highlight=False)
