@@ -165,11 +165,16 @@ def _record(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, 
         steps = tuple((n, sql if n in constant else _inline_ctes(sql)) for n, sql in steps)
         outputs = {k: _inline_ctes(v) for k, v in outputs.items()}
         neighbours = None if neighbours is None else _inline_ctes(neighbours)
-    for name, sql in steps:
-        if name in constant:  # made once, in full, and shared by every replay
-            b.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
     return Prepared(steps, constant, outputs, neighbours, hops, names, relations_step,
                     relations_sql)
+
+
+def _make_constants(b: Backend, prep: Prepared) -> None:
+    """Make the plan's constant steps once, in full, for every replay to share."""
+    for name, sql in prep.steps:
+        if name in prep.constant:
+            b.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+            b._temps.append(name)
 
 
 def _inline_ctes(sql: str) -> str:
@@ -185,15 +190,13 @@ def _inline_ctes(sql: str) -> str:
     return tree.sql(dialect="duckdb")
 
 
-def _gather_relations(con: Any, prep: Prepared, table: str, new: list[str], seen: set[str],
-                      bind: Any) -> None:
+def _gather_relations(con: Any, rel: str, table: str, new: list[str], seen: set[str]) -> None:
     """Add to ``table`` the relation rows with an end in ``new`` that no subject in ``seen``
     brought in already: each row once. Each lookup filters one column only, inside a
     materialised CTE, so DuckDB can use the table's order or an ART index on that column
     (a second condition in the same scan turns the index off)."""
     if not new:
         return
-    rel = bind(prep.relations_sql)
     ids, old = _quote(new), _quote(sorted(seen | set(new)))
     before = f"NOT (related_id IN ({_quote(sorted(seen))}))" if seen else "TRUE"
     con.execute(f"INSERT INTO {table} WITH m AS MATERIALIZED (SELECT * FROM ({rel}) "
@@ -219,8 +222,8 @@ def _as_json(prep: Prepared) -> dict[str, Any]:
 
 
 def _load(b: Backend, file: Path) -> Prepared | None:
-    """A plan recorded by another process: its constant steps get names of this process (the
-    recorder's may be taken here) and are made once, like after a recording."""
+    """A plan recorded by another process; its constant steps get names of this process (the
+    recorder's may be taken here)."""
     data = plancache.load(file)
     if data is None:
         return None
@@ -239,10 +242,6 @@ def _load(b: Backend, file: Path) -> Prepared | None:
                         data["relations_step"], fix(data["relations_sql"]))
     except (KeyError, TypeError, ValueError):
         return None
-    for name, sql in prep.steps:
-        if name in prep.constant:
-            b.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-            b._temps.append(name)
     return prep
 
 
@@ -258,27 +257,27 @@ def prepare(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot |
             *, subset: bool = False, reasons: bool = True) -> bool:
     """Make sure the plan for these inputs is ready (in memory, and on disk if kept there)
     without scoring anything: a service warms up with it. True if it had to be built."""
-    built: list[bool] = []
-    _prepared(b, inputs, cp, snapshot or Snapshot(), subset, reasons, built)
-    return bool(built)
+    return _prepared(b, inputs, cp, snapshot or Snapshot(), subset, reasons)[2]
 
 
 def _prepared(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, subset: bool,
-              reasons: bool, built: list[bool] | None = None) -> tuple[Prepared, tuple[str, ...]]:
-    """The plan from memory, else from disk, else recorded now (and stored)."""
+              reasons: bool) -> tuple[Prepared, tuple[str, ...], bool]:
+    """The plan from memory, else from disk, else recorded now (and stored); whether it was
+    recorded now."""
     key, names = _key(cp, inputs, snapshot, subset, reasons)
     prep = b.cache.get(key)
+    if prep is not None:
+        return prep, names, False
+    file = _plan_file(b, key)
+    prep = _load(b, file) if file is not None else None
+    built = prep is None
     if prep is None:
-        file = _plan_file(b, key)
-        prep = _load(b, file) if file is not None else None
-        if prep is None:
-            prep = _record(b, inputs, cp, snapshot, subset, reasons, names)
-            if built is not None:
-                built.append(True)
-            if file is not None:
-                plancache.save(file, _as_json(prep))
-        b.cache[key] = prep
-    return prep, names
+        prep = _record(b, inputs, cp, snapshot, subset, reasons, names)
+        if file is not None:
+            plancache.save(file, _as_json(prep))
+    _make_constants(b, prep)
+    b.cache[key] = prep
+    return prep, names, built
 
 
 def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
@@ -286,7 +285,7 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
                    reasons: bool) -> Result:
     """Replay the recorded plan for this policy and input shape (recording it the first time)."""
     subset = subjects is not None
-    prep, names = _prepared(b, inputs, cp, snapshot, subset, reasons)
+    prep, names, _ = _prepared(b, inputs, cp, snapshot, subset, reasons)
     renames = dict(zip(prep.inputs, names, strict=True))
     con = b.connection
     targets = sorted(set(subjects)) if subjects is not None else None
@@ -302,20 +301,20 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
             return _bind(sql, as_of, ids, None, suffix, renames, prep.constant)
 
         assert prep.relations_sql is not None
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM ({bind(prep.relations_sql)}) "
-                    "LIMIT 0")
+        rel = bind(prep.relations_sql)  # the relations input, read by every lookup below
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM ({rel}) LIMIT 0")
         found: set[str] = set()
         frontier = set(targets)
         for _ in range(prep.hops if prep.neighbours is not None else 0):
             if not frontier:
                 break
-            _gather_relations(con, prep, table, sorted(frontier), found, bind)
+            _gather_relations(con, rel, table, sorted(frontier), found)
             found |= frontier
             assert prep.neighbours is not None
             new = {row[0] for row in con.execute(bind(prep.neighbours,
                                                       sorted(frontier))).fetchall()}
             frontier = new - found
-        _gather_relations(con, prep, table, sorted(frontier), found, bind)
+        _gather_relations(con, rel, table, sorted(frontier), found)
         found |= frontier
         scope = sorted(found)
     for name, sql in prep.steps:
