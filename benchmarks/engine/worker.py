@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import hashlib
 import io
 import json
 import pstats
@@ -33,13 +32,12 @@ TABLES = ("subjects", "sources", "events", "voids", "relations")
 
 
 def engine_digest() -> str:
-    """A digest of the engine and policy sources this process imports: others edit them while
-    a long benchmark runs, and every figure must come from the same code."""
-    h = hashlib.sha256()
-    for path in sorted((ROOT / "src" / "glasscredit").glob("[ep]*/*.py")):
-        if path.parent.name in ("engine", "policy"):
-            h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()[:12]
+    """A digest of the engine, compiler and catalogue this process imports (the one that keys
+    stored plans): others edit them while a long benchmark runs, and every figure must come
+    from the same code."""
+    from glasscredit.engine.plancache import engine_digest as digest
+
+    return digest()[:12]
 
 
 def cpu_seconds() -> float:
