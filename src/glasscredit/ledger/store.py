@@ -65,6 +65,7 @@ class Store(Protocol):
     def query(
         self, sql: str, params: Sequence[Any] = (), schema: pa.Schema | None = None
     ) -> pa.Table: ...
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def close(self) -> None: ...
 
 
@@ -189,6 +190,11 @@ class SQLStore(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a small read (SQL in this store's dialect) and return its rows as tuples: no
+        Arrow round trip, for per-request lookups of a few rows."""
+        return self._rows(sql, params)
 
     def create(self, meta: LedgerMeta) -> None:
         """Create every table and view and the meta row; refuses to re-initialise a ledger."""

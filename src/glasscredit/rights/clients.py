@@ -18,7 +18,7 @@ import pyarrow as pa
 from glasscredit.errors import InputError
 from glasscredit.ledger.batch import Batch
 from glasscredit.ledger.ledger import Ledger
-from glasscredit.rights.records import fetch, query, rows
+from glasscredit.rights.records import any_of, fetch, latest_rows, query, rows
 
 SCOPES: Final = ("source", "reader", "subject", "reviewer", "admin")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -108,9 +108,6 @@ def active_client_ids(ledger: Ledger, client_ids: list[str]) -> set[str]:
     """Which of ``client_ids`` are active now (the latest row of each id counts)."""
     if not client_ids:
         return set()
-    marks = ", ".join("?" for _ in client_ids)
-    found = fetch(ledger, "SELECT client_id, active FROM (SELECT client_id, active, row_number() "
-                          "OVER (PARTITION BY client_id ORDER BY batch_id DESC) AS rn FROM "
-                          f"ledger_clients WHERE client_id IN ({marks})) c WHERE rn = 1",
-                  *client_ids)
-    return {client_id for client_id, active in found if active}
+    found = fetch(ledger, "SELECT client_id, active, batch_id FROM ledger_clients WHERE "
+                          + any_of(ledger, "client_id", "TEXT"), client_ids)
+    return {cid for cid, (active,) in latest_rows(found, key=1).items() if active}

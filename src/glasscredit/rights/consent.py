@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from glasscredit.errors import InputError
 from glasscredit.ledger.ledger import Ledger
-from glasscredit.rights.records import fetch, page, query, rows
+from glasscredit.rights.records import any_of, fetch, latest_rows, page, query, rows
 
 INQUIRY_WINDOW_DAYS: Final = 365
 _PURPOSE = re.compile(r"^[a-z][a-z0-9_\-]{1,63}$")
@@ -66,20 +66,17 @@ def valid_many(ledger: Ledger, wanted: list[tuple[str, str, str]],
                now: datetime) -> set[tuple[str, str, str]]:
     """Which of the (subject id, client, purpose) triples hold a valid consent at ``now``.
 
-    One query for a whole group of reads: the latest row of each (subject, client, purpose)
-    of the subjects asked about, read at the time of the call (no cache: a revocation written
-    before it is seen).
+    One query for a whole group of reads: every consent row of the subjects asked about, read
+    at the time of the call (no cache: a revocation written before it is seen); the latest row
+    of each (subject, client, purpose) counts.
     """
     if not wanted:
         return set()
     subjects = sorted({int(s) for s, _, _ in wanted})
-    marks = ", ".join("?" for _ in subjects)
-    found = fetch(ledger, "SELECT subject_id, client, purpose, granted_at, valid_until FROM "
-                          "(SELECT subject_id, client, purpose, granted_at, valid_until, "
-                          "row_number() OVER (PARTITION BY subject_id, client, purpose ORDER BY "
-                          "batch_id DESC) AS rn FROM ledger_consents WHERE subject_id IN "
-                          f"({marks})) c WHERE rn = 1", *subjects)
-    valid = {(str(sid), client, purpose) for sid, client, purpose, granted, until in found
+    found = fetch(ledger, "SELECT subject_id, client, purpose, granted_at, valid_until, batch_id "
+                          "FROM ledger_consents WHERE " + any_of(ledger, "subject_id"), subjects)
+    valid = {(str(sid), client, purpose)
+             for (sid, client, purpose), (granted, until) in latest_rows(found, key=3).items()
              if granted <= now < until}
     return valid & set(wanted)
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from glasscredit.ledger.ledger import Ledger
 from glasscredit.policy.load import CompiledPolicy
-from glasscredit.rights.records import IN_IDS, dumps, fetch, new_id, query, rows
+from glasscredit.rights.records import any_of, dumps, fetch, new_id, query, rows
 from glasscredit.runs import score_ledger
 
 HOW_TO_DISPUTE: Final = (
@@ -113,7 +113,7 @@ def latest_states(ledger: Ledger, cp: CompiledPolicy,
     found = fetch(ledger, "SELECT subject_id, scored_at, state FROM (SELECT subject_id, scored_at, "
                           "state, row_number() OVER (PARTITION BY subject_id ORDER BY batch_id "
                           "DESC) AS rn FROM ledger_subject_state WHERE policy_hash = ? AND "
-                          f"subject_id {IN_IDS}) s WHERE rn = 1",
+                          f"{any_of(ledger, 'subject_id')}) s WHERE rn = 1",
                   cp.content_hash, [int(s) for s in subject_ids])
     return {str(sid): {**json.loads(state), "scored_at": scored_at}
             for sid, scored_at, state in found}
