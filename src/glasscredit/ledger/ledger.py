@@ -240,9 +240,11 @@ class Ledger:
         return self.append(batch)
 
     def ensure_tables(self) -> None:
-        """Create tables added since this ledger was made (each statement is idempotent)."""
+        """Create tables and indexes added since this ledger was made (each is idempotent)."""
         from glasscredit.ledger.schema import TABLES
 
         with self.store._transaction():
             for name in self.SERVICE_TABLES:
                 self.store._exec(TABLES[name].ddl(self.store.dialect))
+            for stmt in self.store.dialect.indexes:
+                self.store._exec(stmt)

@@ -62,6 +62,17 @@ DIALECTS: Final[dict[str, Dialect]] = {
             "CREATE UNIQUE INDEX IF NOT EXISTS ledger_subjects_id ON ledger_subjects (subject_id)",
             "CREATE INDEX IF NOT EXISTS ledger_events_subject ON ledger_events (subject_id)",
             "CREATE INDEX IF NOT EXISTS ledger_voids_event ON ledger_voids (event_id)",
+            # The HTTP service reads these by subject (or client) for every request group and
+            # listing; ``Ledger.ensure_tables`` adds them to ledgers made before.
+            "CREATE INDEX IF NOT EXISTS ledger_consents_subject ON ledger_consents "
+            "(subject_id, batch_id)",
+            "CREATE INDEX IF NOT EXISTS ledger_subject_state_subject ON ledger_subject_state "
+            "(subject_id, policy_hash, batch_id)",
+            "CREATE INDEX IF NOT EXISTS ledger_inquiries_subject ON ledger_inquiries "
+            "(subject_id, batch_id)",
+            "CREATE INDEX IF NOT EXISTS ledger_decisions_subject ON ledger_decisions "
+            "(subject_id, batch_id)",
+            "CREATE INDEX IF NOT EXISTS ledger_clients_id ON ledger_clients (client_id, batch_id)",
         ),
     ),
 }
