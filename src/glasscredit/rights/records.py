@@ -68,15 +68,19 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
-def dumps(value: Any) -> str:
-    """Canonical JSON text: sorted keys, no spaces, datetimes as ISO strings."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_iso)
-
-
 def _iso(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+#: One encoder for every call (``json.dumps`` with options builds a new one each time).
+_CANONICAL: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_iso)
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON text: sorted keys, no spaces, datetimes as ISO strings."""
+    return _CANONICAL.encode(value)
 
 
 def encode_cursor(offset: int) -> str:

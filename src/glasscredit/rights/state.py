@@ -33,37 +33,45 @@ def rescore(ledger: Ledger, cp: CompiledPolicy, subject_ids: list[str],
     if not subject_ids:
         return []
     run = score_ledger(ledger, cp, now, sorted(set(subject_ids)), keep=False)
-    scores = run.result.arrow("scores").to_pylist()
+    scores = _rows_of(run.result.arrow("scores"), ("subject_id", "score", "band"))
     if not scores:
         return []
-    measures = _by_subject(run.result.arrow("measures").to_pylist())
-    lists = _by_subject(run.result.arrow("lists").to_pylist())
-    reasons = _by_subject(run.result.arrow("reasons").to_pylist())
-    before = latest_states(ledger, cp, [s["subject_id"] for s in scores])
-    state_rows: list[dict[str, Any]] = []
+    measures = _by_subject(_rows_of(run.result.arrow("measures"), (
+        "subject_id", "measure", "type", "context", "active", "since")))
+    lists = _by_subject(_rows_of(run.result.arrow("lists"), (
+        "subject_id", "list", "listed", "since")))
+    reasons = _by_subject(_rows_of(run.result.arrow("reasons"), (
+        "subject_id", "rank", "rule_id", "category", "points_lost", "reason")))
+    before = _latest_texts(ledger, cp, [s[0] for s in scores])
+    state_rows: list[tuple[int, float, str | None, str]] = []
     list_rows: list[dict[str, Any]] = []
     notices: list[dict[str, Any]] = []
-    for s in scores:
-        sid = s["subject_id"]
-        state = {
-            "score": s["score"], "band": s["band"],
-            "measures": {m["measure"]: {"type": m["type"], "context": m["context"],
-                                        "active": bool(m["active"]), "since": m["since"]}
-                         for m in measures.get(sid, [])},
-            "lists": {x["list"]: {"listed": bool(x["listed"]), "since": x["since"]}
-                      for x in lists.get(sid, [])},
-            "reasons": [_reason(r) for r in reasons.get(sid, [])],
-        }
-        state_rows.append({"subject_id": int(sid), "score": float(s["score"]),
-                           "band": s["band"], "state": dumps(state)})
-        old_lists = before.get(sid, {}).get("lists", {})
+    for sid, score, band in scores:
+        new_lists = {name: {"listed": bool(listed), "since": since}
+                     for _, name, listed, since in lists.get(sid, ())}
+        new_measures = {name: {"type": kind, "context": context, "active": bool(active),
+                               "since": since}
+                        for _, name, kind, context, active, since in measures.get(sid, ())}
+        lists_text, measures_text = dumps(new_lists), dumps(new_measures)
+        text = (f'{{"band":{dumps(band)},"lists":{lists_text},"measures":{measures_text},'
+                f'"reasons":{dumps([_reason(r) for r in reasons.get(sid, ())])},'
+                f'"score":{dumps(score)}}}')
+        state_rows.append((int(sid), float(score), band, text))
+        old_text = before.get(sid)
+        if old_text is not None and same_lists_and_measures(old_text, lists_text,
+                                                            measures_text):
+            continue  # nothing listed, delisted, lost or started: no rows, no notices
+        old = json.loads(old_text) if old_text is not None else {}
+        old_lists = old.get("lists", {})
+        written = json.loads(lists_text)  # compared as stored: times as ISO text
         list_rows += [{"subject_id": int(sid), "list": name, "listed": v["listed"],
                        "since": v["since"]}
-                      for name, v in state["lists"].items() if old_lists.get(name) != v]
+                      for name, v in new_lists.items() if old_lists.get(name) != written[name]]
         list_rows += [{"subject_id": int(sid), "list": name, "listed": False, "since": None}
-                      for name in old_lists if name not in state["lists"]
+                      for name in old_lists if name not in new_lists
                       and old_lists[name]["listed"]]
-        notices += _notices(ledger, cp, sid, before.get(sid), state, now)
+        state = json.loads(text)
+        notices += _notices(ledger, cp, sid, old or None, state, now)
     batch = {"ledger_subject_state": _state_table(state_rows, cp, now)}
     if list_rows:
         batch["ledger_list_members"] = _list_table(list_rows, cp, now)
@@ -77,24 +85,55 @@ def rescore(ledger: Ledger, cp: CompiledPolicy, subject_ids: list[str],
     return notices
 
 
-def _by_subject(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
+def same_lists_and_measures(old_text: str, lists_text: str, measures_text: str) -> bool:
+    """Whether a kept state (its canonical JSON text) has exactly these lists and measures
+    (canonical JSON too), read without parsing the whole state: its keys are sorted, so the
+    text is ``{"band":…,"lists":…,"measures":…,…}``; the band is skipped by parsing that one
+    value, then the two values must match character for character (a JSON value that is a
+    prefix of the text and is followed by the next key IS the value there). False whenever
+    the text has another shape: the caller then compares parsed values."""
+    head = '{"band":'
+    if not old_text.startswith(head):
+        return False
+    try:
+        _, at = _DECODER.raw_decode(old_text, len(head))
+    except ValueError:
+        return False
+    expected = f',"lists":{lists_text},"measures":{measures_text},'
+    return old_text.startswith(expected, at)
+
+
+_DECODER: Final = json.JSONDecoder()
+
+
+def _rows_of(table: pa.Table, columns: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """Rows of these columns as tuples (converted column by column: far cheaper than
+    ``to_pylist``'s dict per row)."""
+    values = table.select(list(columns)).to_pydict()
+    out = list(zip(*(values[c] for c in columns), strict=True))
+    return [(str(r[0]), *r[1:]) for r in out]
+
+
+def _by_subject(items: list[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:
+    out: dict[str, list[tuple[Any, ...]]] = {}
     for item in items:
-        out.setdefault(item["subject_id"], []).append(item)
+        out.setdefault(item[0], []).append(item)
     return out
 
 
-def _reason(r: dict[str, Any]) -> dict[str, Any]:
-    return {"rank": r["rank"], "rule_id": r["rule_id"], "category": r["category"],
-            "points_lost": r["points_lost"], "reason": r["reason"]}
+def _reason(r: tuple[Any, ...]) -> dict[str, Any]:
+    _, rank, rule_id, category, points_lost, reason = r
+    return {"rank": rank, "rule_id": rule_id, "category": category, "points_lost": points_lost,
+            "reason": reason}
 
 
-def _state_table(items: list[dict[str, Any]], cp: CompiledPolicy, now: datetime) -> pa.Table:
+def _state_table(items: list[tuple[int, float, str | None, str]], cp: CompiledPolicy,
+                 now: datetime) -> pa.Table:
     n = len(items)
-    return rows(subject_id=[i["subject_id"] for i in items], policy_hash=[cp.content_hash] * n,
-                scored_at=[now] * n, score=[i["score"] for i in items],
-                band=pa.array([i["band"] for i in items], pa.string()),
-                state=[i["state"] for i in items])
+    return rows(subject_id=[i[0] for i in items], policy_hash=[cp.content_hash] * n,
+                scored_at=[now] * n, score=[i[1] for i in items],
+                band=pa.array([i[2] for i in items], pa.string()),
+                state=[i[3] for i in items])
 
 
 def _list_table(items: list[dict[str, Any]], cp: CompiledPolicy, now: datetime) -> pa.Table:
@@ -108,6 +147,17 @@ def _list_table(items: list[dict[str, Any]], cp: CompiledPolicy, now: datetime) 
 def latest_states(ledger: Ledger, cp: CompiledPolicy,
                   subject_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The latest kept state of each subject under this policy (absent when never scored)."""
+    return {sid: {**json.loads(text), "scored_at": scored_at}
+            for sid, (scored_at, text) in _latest(ledger, cp, subject_ids).items()}
+
+
+def _latest_texts(ledger: Ledger, cp: CompiledPolicy, subject_ids: list[str]) -> dict[str, str]:
+    return {sid: text for sid, (_, text) in _latest(ledger, cp, subject_ids).items()}
+
+
+def _latest(ledger: Ledger, cp: CompiledPolicy,
+            subject_ids: list[str]) -> dict[str, tuple[datetime, str]]:
+    """(scored_at, state JSON text) of each subject's latest kept state under this policy."""
     if not subject_ids:
         return {}
     found = fetch(ledger, "SELECT subject_id, scored_at, state FROM (SELECT subject_id, scored_at, "
@@ -115,8 +165,7 @@ def latest_states(ledger: Ledger, cp: CompiledPolicy,
                           "DESC) AS rn FROM ledger_subject_state WHERE policy_hash = ? AND "
                           f"{any_of(ledger, 'subject_id')}) s WHERE rn = 1",
                   cp.content_hash, [int(s) for s in subject_ids])
-    return {str(sid): {**json.loads(state), "scored_at": scored_at}
-            for sid, scored_at, state in found}
+    return {str(sid): (scored_at, state) for sid, scored_at, state in found}
 
 
 def _notices(ledger: Ledger, cp: CompiledPolicy, subject_id: str, old: dict[str, Any] | None,
