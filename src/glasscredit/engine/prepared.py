@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from glasscredit.engine import plancache
+from glasscredit.engine import plancache, serving
 from glasscredit.engine.plan import Ctx, epoch
 from glasscredit.engine.run import (
     Inputs,
@@ -54,6 +54,9 @@ class Prepared:
     #: fills itself with one-column lookups, and the SQL of the relations input it reads
     relations_step: str | None = None
     relations_sql: str | None = None
+    #: subset runs: the steps that copy the scope's rows out of the inputs (engine/serving.py
+    #: binds their id lists as text, and prepares the others)
+    extract: tuple[str, ...] = ()
 
 
 def _quote(values: list[str]) -> str:
@@ -87,14 +90,31 @@ def _is_constant(b: Backend, name: str, sql: str) -> bool:
     return True
 
 
-def _key(cp: CompiledPolicy, inputs: Inputs, snapshot: Snapshot, subset: bool,
-          reasons: bool) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+def _text(b: Backend, frame: Any) -> str | None:
+    """A frame's SQL, rendered once per frame object (SQLFrame takes milliseconds per frame,
+    and a server hands in the same input frames at every call)."""
+    if frame is None:
+        return None
+    hit = b.keys.get(id(frame))
+    if hit is not None and hit[0]() is frame:
+        return str(hit[1])
+    text = frame.sql(dialect="duckdb", optimize=False, pretty=False)
+    try:
+        b.keys[id(frame)] = (weakref.ref(frame), text)
+        weakref.finalize(frame, b.keys.pop, id(frame), None)
+    except TypeError:  # a frame that cannot be referenced weakly is rendered every time
+        pass
+    return text
+
+
+def _key(b: Backend, cp: CompiledPolicy, inputs: Inputs, snapshot: Snapshot, subset: bool,
+         reasons: bool) -> tuple[tuple[Any, ...], tuple[str, ...]]:
     """The plan's identity, with the names of in-memory input tables (``gc_in_N``) abstracted,
-    and those names in order, so the same shapes of input reuse one plan."""
+    and those names in order, so the same shapes of input reuse one plan. A subset plan does
+    not read the snapshot of scores (its rank comes from engine/serving.py's index)."""
     frames = [inputs.subjects, inputs.sources, inputs.events, inputs.voids, inputs.relations,
-              snapshot.list_state, snapshot.measure_state, snapshot.scores if subset else None]
-    texts = [None if f is None else f.sql(dialect="duckdb", optimize=False, pretty=False)
-             for f in frames]
+              snapshot.list_state, snapshot.measure_state]
+    texts = [_text(b, f) for f in frames]
     names: list[str] = []
     for t in texts:
         names += _INPUT.findall(t or "")
@@ -128,7 +148,7 @@ def _extract(b: Backend, cp: CompiledPolicy, inputs: Inputs,
                                                                  "subject_id"),
         measure_state=None if snapshot.measure_state is None else mine(
             snapshot.measure_state, "subject_id"),
-        scores=snapshot.scores)
+        scores=None)  # a subset's rank comes from engine/serving.py's index, not the plan
     return extracted, previous, relations_step
 
 
@@ -137,9 +157,11 @@ def _record(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, 
     b.log, b.recording = [], True
     scope = (SCOPE,) if subset else None
     relations_step = None
+    extract: tuple[str, ...] = ()
     try:
         if subset:
             plan_inputs, plan_snapshot, relations_step = _extract(b, cp, inputs, snapshot)
+            extract = tuple(name for name, _ in b.log)
         else:
             plan_inputs, plan_snapshot = inputs, snapshot
         result = plan_score(b, plan_inputs, cp, SENTINEL_TIME, [TARGETS] if subset else None,
@@ -161,12 +183,8 @@ def _record(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, 
     steps = tuple(b.log)
     b.log = []
     constant = frozenset(name for name, sql in steps if _is_constant(b, name, sql))
-    if subset:
-        steps = tuple((n, sql if n in constant else _inline_ctes(sql)) for n, sql in steps)
-        outputs = {k: _inline_ctes(v) for k, v in outputs.items()}
-        neighbours = None if neighbours is None else _inline_ctes(neighbours)
     return Prepared(steps, constant, outputs, neighbours, hops, names, relations_step,
-                    relations_sql)
+                    relations_sql, extract)
 
 
 def _make_constants(b: Backend, prep: Prepared) -> None:
@@ -175,19 +193,6 @@ def _make_constants(b: Backend, prep: Prepared) -> None:
         if name in prep.constant:
             b.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
             b._temps.append(name)
-
-
-def _inline_ctes(sql: str) -> str:
-    """Mark every CTE ``NOT MATERIALIZED``. DuckDB materialises a CTE that is read twice; in a
-    subset run that copies the whole snapshot of scores (a million rows) at every call, where
-    inlining lets each reader filter it first. Done once, at recording."""
-    import sqlglot
-    from sqlglot import exp
-
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    for cte in tree.find_all(exp.CTE):
-        cte.set("materialized", False)
-    return tree.sql(dialect="duckdb")
 
 
 def _gather_relations(con: Any, rel: str, table: str, new: list[str], seen: set[str]) -> None:
@@ -218,7 +223,7 @@ def _as_json(prep: Prepared) -> dict[str, Any]:
     return {"steps": [list(x) for x in prep.steps], "constant": sorted(prep.constant),
             "outputs": prep.outputs, "neighbours": prep.neighbours, "hops": prep.hops,
             "inputs": list(prep.inputs), "relations_step": prep.relations_step,
-            "relations_sql": prep.relations_sql}
+            "relations_sql": prep.relations_sql, "extract": list(prep.extract)}
 
 
 def _load(b: Backend, file: Path) -> Prepared | None:
@@ -239,7 +244,8 @@ def _load(b: Backend, file: Path) -> Prepared | None:
         prep = Prepared(steps, frozenset(names.values()),
                         {k: str(fix(v)) for k, v in data["outputs"].items()},
                         fix(data["neighbours"]), int(data["hops"]), tuple(data["inputs"]),
-                        data["relations_step"], fix(data["relations_sql"]))
+                        data["relations_step"], fix(data["relations_sql"]),
+                        tuple(data["extract"]))
     except (KeyError, TypeError, ValueError):
         return None
     return prep
@@ -264,7 +270,7 @@ def _prepared(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot
               reasons: bool) -> tuple[Prepared, tuple[str, ...], bool]:
     """The plan from memory, else from disk, else recorded now (and stored); whether it was
     recorded now."""
-    key, names = _key(cp, inputs, snapshot, subset, reasons)
+    key, names = _key(b, cp, inputs, snapshot, subset, reasons)
     prep = b.cache.get(key)
     if prep is not None:
         return prep, names, False
@@ -287,43 +293,76 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
     subset = subjects is not None
     prep, names, _ = _prepared(b, inputs, cp, snapshot, subset, reasons)
     renames = dict(zip(prep.inputs, names, strict=True))
+    if subjects is not None:
+        return _serve(b, prep, names, renames, as_of, sorted(set(subjects)), snapshot)
     con = b.connection
-    targets = sorted(set(subjects)) if subjects is not None else None
-    scope = targets
     suffix = f"_r{next(_runs)}"
     made = []
-    if targets is not None and prep.relations_step is not None:
-        # the relation rows touching the scope, found hop by hop: the plan's extracted table
-        table = f"{prep.relations_step}{suffix}"
-        made.append(table)
-
-        def bind(sql: str, ids: list[str] | None = None) -> str:
-            return _bind(sql, as_of, ids, None, suffix, renames, prep.constant)
-
-        assert prep.relations_sql is not None
-        rel = bind(prep.relations_sql)  # the relations input, read by every lookup below
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM ({rel}) LIMIT 0")
-        found: set[str] = set()
-        frontier = set(targets)
-        for _ in range(prep.hops if prep.neighbours is not None else 0):
-            if not frontier:
-                break
-            _gather_relations(con, rel, table, sorted(frontier), found)
-            found |= frontier
-            assert prep.neighbours is not None
-            new = {row[0] for row in con.execute(bind(prep.neighbours,
-                                                      sorted(frontier))).fetchall()}
-            frontier = new - found
-        _gather_relations(con, rel, table, sorted(frontier), found)
-        found |= frontier
-        scope = sorted(found)
     for name, sql in prep.steps:
-        if name in prep.constant or name == prep.relations_step:
+        if name in prep.constant:
             continue
         con.execute(f"CREATE TEMP TABLE {name}{suffix} AS "
-                    + _bind(sql, as_of, scope, targets, suffix, renames, prep.constant))
+                    + _bind(sql, as_of, None, None, suffix, renames, prep.constant))
         made.append(f"{name}{suffix}")
-    out = Result(b, sql={name: _bind(sql, as_of, scope, targets, suffix, renames, prep.constant)
+    out = Result(b, sql={name: _bind(sql, as_of, None, None, suffix, renames, prep.constant)
                          for name, sql in prep.outputs.items()})
     weakref.finalize(out, _drop, con, made)
     return out
+
+
+def _scope(b: Backend, prep: Prepared, table: str, rel: str, targets: list[str],
+           bind: Any) -> list[str]:
+    """Fill ``table`` with the relation rows the plan reads, hop by hop from the targets, and
+    return the subjects in scope: the targets and ``hops`` rings of neighbours. The last ring
+    needs only its own records (its relation rows to inner rings come in from the other end),
+    so its own relations are not looked up."""
+    con = b.connection
+    found: set[str] = set()
+    frontier = set(targets)
+    for _ in range(prep.hops if prep.neighbours is not None else 0):
+        if not frontier:
+            break
+        _gather_relations(con, rel, table, sorted(frontier), found)
+        found |= frontier
+        assert prep.neighbours is not None
+        new = {row[0] for row in con.execute(bind(prep.neighbours,
+                                                  sorted(frontier))).fetchall()}
+        frontier = new - found
+    if prep.neighbours is None:  # no hops: the plan still reads the targets' relation rows
+        _gather_relations(con, rel, table, sorted(frontier), found)
+    return sorted(found | frontier)
+
+
+def _serve(b: Backend, prep: Prepared, names: tuple[str, ...], renames: dict[str, str],
+           as_of: datetime, targets: list[str], snapshot: Snapshot) -> Result:
+    """A subset run: the serving replay of engine/serving.py (fixed tables, prepared steps)."""
+    con = b.connection
+    key = (id(prep), names)
+    srv = b.serving.get(key)
+    if srv is None:
+        sentinels = {"epoch": _EPOCH_TEXT, "time": _TIME_TEXT, "scope": SCOPE,
+                     "targets": TARGETS}
+        srv = serving.build(b, prep, renames, lambda sql, tag: _bind(
+            sql, SENTINEL_TIME, None, None, tag, renames, prep.constant), sentinels)
+        serving.remember(b, key, srv)
+    srv.generation += 1
+    con.execute("; ".join(f"DELETE FROM {t}" for t in srv.tables))
+
+    def bind(sql: str, ids: list[str] | None = None) -> str:
+        return _bind(sql, as_of, ids, None, srv.tag, renames, prep.constant)
+
+    scope = targets
+    if srv.relations_table is not None:
+        assert prep.relations_sql is not None
+        scope = _scope(b, prep, srv.relations_table, bind(prep.relations_sql), targets, bind)
+    con.execute(f"INSERT INTO {srv.scope_table} VALUES {serving.quote(scope)}; "
+                f"INSERT INTO {srv.targets_table} VALUES {serving.quote(targets)}")
+    for step in srv.extract:
+        con.execute(f"INSERT INTO {step.table} "
+                    + _bind(step.sql, as_of, scope, targets, srv.tag, renames, prep.constant))
+    for step in srv.steps:
+        con.execute(serving.execute_text(step, as_of))
+    ranks = None if snapshot.scores is None else serving.rank_index(b, snapshot.scores)
+    return Result(b, executes={name: serving.execute_text(step, as_of)
+                               for name, step in srv.outputs.items()},
+                  serving=(srv, srv.generation), ranks=ranks)

@@ -21,7 +21,7 @@ from glasscredit.engine.reasons import reasons_frame
 from glasscredit.engine.scoring import ranked, ranked_against, score_state
 from glasscredit.engine.sessions import Backend
 from glasscredit.engine.tables import INPUT_SCHEMAS
-from glasscredit.errors import InputError
+from glasscredit.errors import BackendError, InputError
 from glasscredit.policy.load import CompiledPolicy
 
 
@@ -62,7 +62,8 @@ _ORDER = {"scores": ["subject_id"], "lists": ["subject_id", "list"],
 
 @dataclass
 class Result:
-    """Output tables: lazy DataFrames (plan path) or bound SQL (prepared path), and the
+    """Output tables: lazy DataFrames (plan path), bound SQL (prepared path) or prepared
+    statements over the tables of a serving replay (subset runs, engine/serving.py), and the
     per-event frames behind the reasons (plan path only)."""
 
     backend: Backend
@@ -70,10 +71,21 @@ class Result:
     sql: dict[str, str] = field(default_factory=dict)
     counted: Any = field(default=None, repr=False)
     buckets: Any = field(default=None, repr=False)
+    executes: dict[str, str] = field(default_factory=dict)
+    serving: Any = field(default=None, repr=False)
+    ranks: Any = field(default=None, repr=False)
 
     def arrow(self, name: str) -> pa.Table:
         """One output table as Arrow, sorted by its key for stable comparisons."""
         keys = _ORDER[name]
+        if name in self.executes:
+            srv, generation = self.serving
+            if srv.generation != generation:
+                raise BackendError(
+                    "this subset result's tables now hold a later subset run of the same "
+                    "policy on this backend: read a subset result before scoring the next")
+            table = self.backend.connection.sql(self.executes[name]).to_arrow_table()
+            return self.ranks.rank(table) if name == "scores" and self.ranks else table
         if name in self.sql:
             order = ", ".join(f'"{k}"' for k in keys)
             query = f"SELECT * FROM ({self.sql[name]}) ORDER BY {order}"

@@ -41,6 +41,14 @@ class Backend:
     plan_dir: Path | None = None
     #: while a plan is recorded, materialised steps are created empty (their columns suffice)
     recording: bool = False
+    #: subset plans ready to serve on this connection (engine/serving.py), and rank indexes of
+    #: snapshots, kept while their frames live
+    serving: dict[Any, Any] = field(default_factory=dict)
+    rank_indexes: dict[int, Any] = field(default_factory=dict)
+    #: the identity of input frames already seen (engine/prepared.py ``_key``)
+    keys: dict[Any, Any] = field(default_factory=dict)
+    #: what callers keep with this backend (the ledger's snapshot frames, runs.py)
+    memo: dict[Any, Any] = field(default_factory=dict)
     _temps: list[str] = field(default_factory=list)
 
     def json_text(self, column: Any, member: str) -> Any:
@@ -108,6 +116,13 @@ class Backend:
     def release(self) -> None:
         """Drop what materialise made, and the prepared plans that read it."""
         self.cache.clear()
+        self.memo.clear()
+        if self.serving:
+            from glasscredit.engine.serving import drop
+
+            for srv in self.serving.values():
+                drop(self.connection, srv)
+            self.serving.clear()
         for name in self._temps:
             self.connection.execute(f"DROP TABLE IF EXISTS {name}")
         self._temps.clear()
