@@ -294,7 +294,8 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
     prep, names, _ = _prepared(b, inputs, cp, snapshot, subset, reasons)
     renames = dict(zip(prep.inputs, names, strict=True))
     if subjects is not None:
-        return _serve(b, prep, names, renames, as_of, sorted(set(subjects)), snapshot)
+        return _serve(b, prep, names, renames, as_of, sorted(set(subjects)), snapshot,
+                      hops_and_types(cp)[1])
     con = b.connection
     suffix = f"_r{next(_runs)}"
     made = []
@@ -311,12 +312,17 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
 
 
 def _scope(b: Backend, prep: Prepared, table: str, rel: str, targets: list[str],
-           bind: Any) -> list[str]:
+           types: list[str]) -> list[str]:
     """Fill ``table`` with the relation rows the plan reads, hop by hop from the targets, and
-    return the subjects in scope: the targets and ``hops`` rings of neighbours. The last ring
-    needs only its own records (its relation rows to inner rings come in from the other end),
-    so its own relations are not looked up."""
+    return the subjects in scope: the targets and ``hops`` rings of neighbours.
+
+    A ring is every subject related to the previous one by a relation of the types the policy
+    reads, valid or not at the run's time: a superset of what the plan counts (it applies the
+    validity itself), which costs a few more rows and no statement. The last ring needs only
+    its own records (its relation rows to inner rings come in from the other end), so its own
+    relations are not looked up."""
     con = b.connection
+    wanted = set(types)
     found: set[str] = set()
     frontier = set(targets)
     for _ in range(prep.hops if prep.neighbours is not None else 0):
@@ -324,9 +330,9 @@ def _scope(b: Backend, prep: Prepared, table: str, rel: str, targets: list[str],
             break
         _gather_relations(con, rel, table, sorted(frontier), found)
         found |= frontier
-        assert prep.neighbours is not None
-        new = {row[0] for row in con.execute(bind(prep.neighbours,
-                                                  sorted(frontier))).fetchall()}
+        pairs = con.execute(f"SELECT subject_id, related_id, relation FROM {table}").fetchall()
+        new = ({r for s, r, t in pairs if s in frontier and t in wanted}
+               | {s for s, r, t in pairs if r in frontier and t in wanted})
         frontier = new - found
     if prep.neighbours is None:  # no hops: the plan still reads the targets' relation rows
         _gather_relations(con, rel, table, sorted(frontier), found)
@@ -334,7 +340,8 @@ def _scope(b: Backend, prep: Prepared, table: str, rel: str, targets: list[str],
 
 
 def _serve(b: Backend, prep: Prepared, names: tuple[str, ...], renames: dict[str, str],
-           as_of: datetime, targets: list[str], snapshot: Snapshot) -> Result:
+           as_of: datetime, targets: list[str], snapshot: Snapshot,
+           types: list[str]) -> Result:
     """A subset run: the serving replay of engine/serving.py (fixed tables, prepared steps)."""
     con = b.connection
     key = (id(prep), names)
@@ -354,7 +361,8 @@ def _serve(b: Backend, prep: Prepared, names: tuple[str, ...], renames: dict[str
     scope = targets
     if srv.relations_table is not None:
         assert prep.relations_sql is not None
-        scope = _scope(b, prep, srv.relations_table, bind(prep.relations_sql), targets, bind)
+        scope = _scope(b, prep, srv.relations_table, bind(prep.relations_sql), targets,
+                       types)
     con.execute(f"INSERT INTO {srv.scope_table} VALUES {serving.quote(scope)}; "
                 f"INSERT INTO {srv.targets_table} VALUES {serving.quote(targets)}")
     for step in srv.extract:
