@@ -263,3 +263,43 @@ def test_subjects_come_from_stored_rows_only_across_chunks(duck: Ledger, tmp_pat
     events = _events(duck)
     assert len({e["subject_id"] for e in events}) == 2
     assert sum(e["subject_id"] == duck.subject_id(PERSON) for e in events) == 6
+
+
+#: Attribute texts at the edges of their JSON types, and whether ingest stores them: the query
+#: reads canonical JSON text, so escapes, signs and number ranges must still mean what they say.
+ATTRIBUTE_EDGES = {
+    '{"bill_type": "\\u0072ent"}': True,  # an escaped enum value is the value
+    '{"bill_type": "Rent"}': False,
+    '{"bill_type": null, "days_late": null}': True,  # null means absent
+    '{"days_late": -3}': True,
+    '{"days_late": 18446744073709551615}': True,
+    '{"days_late": 99999999999999999999}': False,  # beyond 64 bits is no int to DuckDB
+    '{"days_late": 1e2}': False,
+    '{"days_late": 3.0}': False,
+    '{"amount": -1.5e-7}': True,
+    '{"amount": 12}': True,
+    '{"amount": "12"}': False,
+    '{"amount": true}': False,
+    '{"days_late": [1]}': False,
+    '{"days_late": 1, "days_late": 2}': True,  # duplicate keys: as before, the text is kept
+}
+
+
+@pytest.mark.parametrize("attrs, stored", ATTRIBUTE_EDGES.items(), ids=ATTRIBUTE_EDGES.keys())
+def test_attribute_types_at_their_edges(duck: Ledger, attrs: str, stored: bool) -> None:
+    report = ingest_table(duck, events_table([{"source_event_id": "a", "attrs": attrs}]), "bank")
+    assert report.stored == int(stored), report.rejected
+    assert [p.field for p in report.rejected] == ([] if stored else ["attrs"])
+
+
+@pytest.mark.parametrize("attrs, stored", [
+    ('{"record_severity": "minor", "repaired_on": "2025-02-28", "training_completed": true}',
+     True),
+    ('{"repaired_on": "2025-2-28"}', False), ('{"repaired_on": "2025-02-28T00:00"}', False),
+    ('{"repaired_on": 20250228}', False), ('{"training_completed": "true"}', False),
+    ('{"record_severity": "\\u006dinor"}', True), ('{"repaired_on": null}', True),
+    ('{"training_completed": false}', True)])  # a missing date is no bad date
+def test_date_bool_and_enum_attributes(duck: Ledger, attrs: str, stored: bool) -> None:
+    table = events_table([{"source_event_id": "a", "kind": "credit_repair_completed",
+                           "attrs": attrs}])
+    assert ingest_table(duck, table, "bank").stored == int(stored)

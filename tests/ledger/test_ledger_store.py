@@ -307,3 +307,40 @@ def test_malformed_event_subjects_are_refused_before_writing(ledger, change, mes
         ledger.append(Batch(events=pa.table({**events, **change})))
     assert _count(ledger, "SELECT count(*) FROM ledger_batches") == before
     assert _count(ledger, "SELECT count(*) FROM ledger_subjects") == 0
+
+
+def _event_rows(n: int, **columns: object) -> dict[str, object]:
+    """``n`` well-formed event rows for ``Ledger.append``; ``columns`` replace the defaults."""
+    rows: dict[str, object] = {
+        "row_no": pa.array(range(1, n + 1), pa.int64()), "source_id": ["bank"] * n,
+        "source_event_id": [f"e{i}" for i in range(n)], "subject_kind": ["person"] * n,
+        "kind": ["bill_payment"] * n, "occurred_at": [datetime(2025, 1, 1)] * n,
+        "value": [1.0] * n, "attrs": ["{}"] * n, "digest": [f"d{i}" for i in range(n)]}
+    return {**rows, **columns}
+
+
+def test_dictionary_encoded_subjects_with_unrelated_chunk_dictionaries(ledger: Ledger) -> None:
+    """Ingest's chunks share one growing dictionary; any other chunking must resolve the same."""
+    a, b = ledger.pseudonyms.digest(PERSON), ledger.pseudonyms.digest(PERSON_2)
+    macs = pa.chunked_array([
+        pa.DictionaryArray.from_arrays(pa.array([0, 1], pa.int32()), pa.array([a, b])),
+        pa.DictionaryArray.from_arrays(pa.array([0, 0], pa.int32()), pa.array([b, a]))])
+    result = ledger.append(Batch(events=pa.table(_event_rows(4, subject_hmac=macs))))
+    assert (result.stored, result.new_subjects) == (4, 2)
+    stored = ledger.store.query("SELECT subject_id FROM ledger_events ORDER BY event_id")
+    assert [str(s) for s in stored.column(0).to_pylist()] == [
+        ledger.subject_id(PERSON), ledger.subject_id(PERSON_2), ledger.subject_id(PERSON_2),
+        ledger.subject_id(PERSON_2)]
+
+
+def test_one_key_from_two_sources_in_one_batch_is_two_events(ledger: Ledger) -> None:
+    """Keys are (source, source_event_id): the same id from two sources is no replay."""
+    mac = ledger.pseudonyms.digest(PERSON)
+    rows = _event_rows(3, source_id=["bank", "court", "court"], subject_hmac=[mac] * 3,
+                       source_event_id=["a", "a", "a"], digest=["x", "x", "y"])
+    result = ledger.append(Batch(events=pa.table(rows)))
+    assert (result.stored, result.duplicates, [c.row for c in result.conflicts]) == (2, 0, [3])
+    again = ledger.append(Batch(events=pa.table(_event_rows(
+        2, source_id=["court", "bank"], subject_hmac=[mac] * 2, source_event_id=["a", "b"],
+        digest=["x", "z"]))))
+    assert (again.stored, again.duplicates, again.conflicts) == (1, 1, [])

@@ -30,6 +30,10 @@ EVENT_COLUMNS: Final = pa.schema([
     ("digest", pa.string()),
 ])
 
+#: Rows per Arrow batch of validated events: one DuckDB row group, so the store inserts ingest's
+#: batches as they come, in parallel, and fills whole row groups.
+EVENT_BATCH_ROWS: Final = 122_880
+
 #: ``subject_hmac`` may travel dictionary-encoded (ingest does): one entry per distinct subject.
 HMAC_CODES: Final = pa.dictionary(pa.int32(), pa.string())
 

@@ -22,13 +22,17 @@ import pyarrow.parquet as pq
 
 from glasscredit.catalogue import Catalogue, load_catalogue
 from glasscredit.errors import IngestError, RowProblem
-from glasscredit.ledger.batch import Batch
+from glasscredit.ledger.batch import EVENT_BATCH_ROWS, Batch
 from glasscredit.ledger.ledger import Ledger
 from glasscredit.ledger.validate import ATTR_PREFIX, OPTIONAL, REQUIRED, EventValidator
 
 FORMATS: Final = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
                   ".ndjson": "jsonl", ".json": "jsonl"}
-CHUNK_ROWS: Final = 262_144
+#: Rows validated at once: a multiple of ``EVENT_BATCH_ROWS``, so good rows reach the store in
+#: whole row groups without a copy.
+CHUNK_ROWS: Final = 2 * EVENT_BATCH_ROWS
+#: Rows per Arrow batch read; a chunk of several batches is checked on every core.
+READ_ROWS: Final = 30_720
 _ATTR_NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
 Progress = Callable[[int], None]
 
@@ -114,7 +118,7 @@ def read_file(path: Path, chunk_rows: int = CHUNK_ROWS) -> tuple[list[str], Iter
         """Readers hand out small batches; validation pays per call, so gather chunk_rows."""
         start, pending, size = 1, [], 0
         try:
-            for batch in rel.to_arrow_reader(chunk_rows):
+            for batch in rel.to_arrow_reader(min(chunk_rows, READ_ROWS)):
                 pending.append(batch)
                 size += batch.num_rows
                 if size >= chunk_rows:

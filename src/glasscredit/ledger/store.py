@@ -97,6 +97,38 @@ def events_digest(events: pa.Table, skipped: set[int]) -> str:
 
 
 _KEY_COLUMNS = ["row_no", "source_id", "source_event_id", "digest"]
+#: Replays and conflicts of a batch whose keys are distinct: only the ledger can hold them.
+_CLASH_IN_LEDGER = (
+    "SELECT s.row_no, s.source_event_id, x.digest = s.digest AS same FROM stage_events s "
+    "JOIN ledger_events x ON x.source_id = s.source_id AND x.source_event_id = s.source_event_id "
+    "ORDER BY s.row_no"
+)
+#: The general case: a key may also repeat inside the batch, judged against its first row there.
+_CLASH_ANY = (
+    "WITH firsts AS (SELECT source_id, source_event_id, min(row_no) AS first_row "
+    "FROM stage_events GROUP BY source_id, source_event_id HAVING count(*) > 1), "
+    "first_digests AS (SELECT f.source_id, f.source_event_id, f.first_row, "
+    "e.digest AS first_digest FROM firsts f JOIN stage_events e ON "
+    "e.source_id = f.source_id AND e.source_event_id = f.source_event_id "
+    "AND e.row_no = f.first_row) "
+    "SELECT s.row_no, s.source_event_id, coalesce(x.digest, d.first_digest) = s.digest "
+    "AS same FROM stage_events s "
+    "LEFT JOIN ledger_events x ON x.source_id = s.source_id "
+    "AND x.source_event_id = s.source_event_id "
+    "LEFT JOIN first_digests d ON d.source_id = s.source_id "
+    "AND d.source_event_id = s.source_event_id AND d.first_row < s.row_no "
+    "WHERE x.digest IS NOT NULL OR d.first_row IS NOT NULL ORDER BY s.row_no"
+)
+
+
+def _distinct_keys(events: pa.Table) -> bool:
+    """True when no (source_id, source_event_id) repeats in the batch (ingest's usual case)."""
+    sources = events["source_id"]
+    if pc.count_distinct(sources).as_py() > 1 or sources.null_count:
+        return False
+    return bool(pc.count_distinct(events["source_event_id"]).as_py() == events.num_rows)
+
+
 _SUBJECT_IDS = pa.schema([("subject_hmac", pa.string()), ("subject_id", pa.int64())])
 
 
@@ -111,9 +143,13 @@ def _subject_codes(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     if not pa.types.is_dictionary(column.type):
         encoded = pc.dictionary_encode(column.combine_chunks())
         return encoded.dictionary, encoded.indices.to_numpy()
-    unified = column.unify_dictionaries()
-    dictionary = unified.chunk(0).dictionary
-    index = np.concatenate([c.indices.to_numpy() for c in unified.chunks])
+    chunks = column.chunks
+    dictionary = max((c.dictionary for c in chunks), key=len)
+    if not all(c.dictionary is dictionary or dictionary.slice(0, len(c.dictionary)).equals(
+            c.dictionary) for c in chunks):  # ingest's chunks share one growing dictionary
+        chunks = column.unify_dictionaries().chunks
+        dictionary = chunks[0].dictionary
+    index = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
     used = np.flatnonzero(np.bincount(index, minlength=len(dictionary)))  # rows filtered out
     distinct = pc.dictionary_encode(dictionary.take(pa.array(used)))  # id spellings share a mac
     remap = np.empty(len(dictionary), np.int64)
@@ -296,21 +332,7 @@ class SQLStore(ABC):
         if unknown:
             names = ", ".join(sorted(repr(r[0]) for r in unknown))
             raise LedgerError(f"unknown source {names}; add it with `glasscredit source add`")
-        clashes = self._rows(
-            "WITH firsts AS (SELECT source_id, source_event_id, min(row_no) AS first_row "
-            "FROM stage_events GROUP BY source_id, source_event_id HAVING count(*) > 1), "
-            "first_digests AS (SELECT f.source_id, f.source_event_id, f.first_row, "
-            "e.digest AS first_digest FROM firsts f JOIN stage_events e ON "
-            "e.source_id = f.source_id AND e.source_event_id = f.source_event_id "
-            "AND e.row_no = f.first_row) "
-            "SELECT s.row_no, s.source_event_id, coalesce(x.digest, d.first_digest) = s.digest "
-            "AS same FROM stage_events s "
-            "LEFT JOIN ledger_events x ON x.source_id = s.source_id "
-            "AND x.source_event_id = s.source_event_id "
-            "LEFT JOIN first_digests d ON d.source_id = s.source_id "
-            "AND d.source_event_id = s.source_event_id AND d.first_row < s.row_no "
-            "WHERE x.digest IS NOT NULL OR d.first_row IS NOT NULL ORDER BY s.row_no"
-        )
+        clashes = self._rows(_CLASH_IN_LEDGER if _distinct_keys(events) else _CLASH_ANY)
         self._unstage("stage_events")
         result.conflicts = [conflict_problem(int(r), str(k)) for r, k, same in clashes if not same]
         result.duplicates = sum(1 for *_, same in clashes if same)

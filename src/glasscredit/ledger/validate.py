@@ -17,16 +17,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from glasscredit.catalogue import Catalogue, EventKind
+from glasscredit.catalogue import Attribute, Catalogue, EventKind
 from glasscredit.errors import RowProblem
-from glasscredit.ledger.batch import event_schema
+from glasscredit.ledger.batch import EVENT_BATCH_ROWS, event_schema
 from glasscredit.ledger.pseudonym import Pseudonymiser
 
 REQUIRED = ("source_event_id", "subject", "kind", "occurred_at")
 OPTIONAL = ("subject_kind", "value", "attrs")
 ATTR_PREFIX = "attr."
-_JSON_TYPES = {"int": "'UBIGINT', 'BIGINT'", "float": "'UBIGINT', 'BIGINT', 'DOUBLE'",
-               "bool": "'BOOLEAN'", "string": "'VARCHAR'", "enum": "'VARCHAR'", "date": "'VARCHAR'"}
 _CACHE_LIMIT = 1_000_000
 
 
@@ -34,30 +32,42 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _attr_checks(kind: EventKind) -> tuple[str, str, str]:
-    """SQL for one kind: its types list, its text-values list, and the 'does not fit' test.
+def _attr_value_bad(attr: Attribute, value: str) -> str:
+    """True when ``value`` (an attribute's JSON text, NULL when null or absent) fails its type.
 
-    ``json_type`` and ``json_extract_string`` take every path at once, so each row's attributes
-    are parsed a fixed number of times whatever the number of attributes.
+    The text comes from normalised JSON, so it is canonical: a number starts with ``-`` or a
+    digit, a string with a quote and written the one way ``to_json`` writes it, booleans are
+    ``true``/``false``. Only integers need a parser, to tell them from out-of-range numbers.
     """
-    attrs = list(kind.attributes.values())
-    paths = ", ".join(_lit(f"$.{a.name}") for a in attrs)
-    texts = [a for a in attrs if a.type in ("enum", "date")]
-    text_paths = ", ".join(_lit(f"$.{a.name}") for a in texts)
-    conds = [f"NOT list_has_all([{', '.join(_lit(a.name) for a in attrs) or 'NULL'}], "
-             "json_keys(attrs))"]
-    for i, a in enumerate(attrs, 1):
-        conds.append(f"coalesce(jtypes[{i}] NOT IN ({_JSON_TYPES[a.type]}, 'NULL'), false)")
-    for i, a in enumerate(texts, 1):
-        value = f"jtexts[{i}]"
-        if a.type == "enum":
-            conds.append(f"coalesce({value} NOT IN ({', '.join(map(_lit, a.values))}), false)")
-        else:
-            conds.append(f"coalesce(NOT regexp_full_match({value}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') "
-                         f"OR TRY_CAST({value} AS DATE) IS NULL, false)")
-    types = f"json_type(attrs, [{paths}])" if attrs else "NULL"
-    values = f"json_extract_string(attrs, [{text_paths}])" if texts else "NULL"
-    return types, values, " OR ".join(conds)
+    if attr.type == "int":
+        test = f"json_type({value}) NOT IN ('UBIGINT', 'BIGINT')"
+    elif attr.type == "float":
+        test = f"NOT (ascii({value}) BETWEEN 48 AND 57 OR ascii({value}) = 45)"
+    elif attr.type == "bool":
+        test = f"{value} NOT IN ('true', 'false')"
+    elif attr.type == "string":
+        test = f"NOT starts_with({value}, '\"')"
+    elif attr.type == "enum":
+        test = (f"{value} NOT IN ("
+                f"{', '.join(f'CAST(to_json({_lit(v)}) AS VARCHAR)' for v in attr.values)})")
+    else:  # date: an ISO calendar day inside the quotes (absent is fine, as for every type)
+        test = (f"{value} IS NOT NULL AND NOT (regexp_full_match({value}, "
+                f"'\"\\d{{4}}-\\d{{2}}-\\d{{2}}\"') "
+                f"AND TRY_CAST(substr({value}, 2, 10) AS DATE) IS NOT NULL)")
+    return f"coalesce({test}, false)"
+
+
+def _attr_checks(kind: EventKind) -> str:
+    """SQL for one kind's 'attributes do not fit' test over ``attr_values``, one JSON parse.
+
+    ``attr_values`` holds every attribute named by a kind of the chunk as JSON text, extracted
+    by a single ``from_json`` per row; the keys are listed once more to find unknown ones.
+    """
+    names = ", ".join(_lit(a) for a in kind.attributes) or "NULL"
+    conds = [f"NOT list_has_all([{names}], json_keys(attrs))"]
+    conds += [_attr_value_bad(a, f"CAST(attr_values.{a.name} AS VARCHAR)")
+              for a in kind.attributes.values()]
+    return " OR ".join(conds)
 
 
 def _attrs_from_columns(columns: list[str], catalogue: Catalogue) -> str:
@@ -135,12 +145,11 @@ def build_sql(schema: pa.Schema, catalogue: Catalogue, kinds: frozenset[str]) ->
         f"WHEN {_lit(k.name)} THEN derived_kind NOT IN ({', '.join(map(_lit, k.subjects))})"
         for k in present if set(k.subjects) != {"person", "organisation"})
     measured = ", ".join(_lit(k.name) for k in present if k.unit != "count") or "NULL"
-    checks = {k.name: _attr_checks(k) for k in present}
-    jtypes = " ".join(f"WHEN {_lit(n)} THEN {c[0]}" for n, c in checks.items())
-    jtexts = " ".join(f"WHEN {_lit(n)} THEN {c[1]}" for n, c in checks.items())
-    branches = " ".join(f"WHEN {_lit(n)} THEN {c[2]}" for n, c in checks.items())
-    lists = (f", CASE kind {jtypes} END AS jtypes, CASE kind {jtexts} END AS jtexts"
-             if checks else "")
+    branches = " ".join(f"WHEN {_lit(k.name)} THEN {_attr_checks(k)}" for k in present)
+    names = sorted({a for k in present for a in k.attributes})
+    struct = _lit(json.dumps(dict.fromkeys(names, "JSON")))
+    values = (f", CASE WHEN starts_with(attrs, '{{') THEN from_json(attrs, {struct}) END "
+              "AS attr_values" if names else "")
     subject_case = (f"WHEN CASE kind {wrong_subject} ELSE false END THEN 'kind_subject'"
                     if wrong_subject else "")
     attr_case = f"WHEN CASE kind {branches} ELSE false END THEN 'attrs'" if branches else ""
@@ -153,7 +162,7 @@ def build_sql(schema: pa.Schema, catalogue: Catalogue, kinds: frozenset[str]) ->
         {attrs} AS raw_attrs
       FROM chunk),
     parsed AS (SELECT *, CAST(try(json(raw_attrs)) AS VARCHAR) AS attrs FROM src),
-    typed AS (SELECT *{lists} FROM parsed),
+    typed AS (SELECT *{values} FROM parsed),
     checked AS (SELECT *, CASE
       WHEN seid IS NULL OR seid = '' THEN 'empty:source_event_id'
       WHEN subject IS NULL OR subject = '' THEN 'empty:subject'
@@ -197,19 +206,23 @@ class EventValidator:
         self._known = self._empty = pa.table({
             name: pa.array([], pa.string()) for name in ("subject", "_hmac", "_dkind", "_err")})
 
-    def _lookup(self, subject: pa.Array) -> dict[str, pa.Array]:
-        """Pseudonym, kind and id error per row, as dictionary arrays over the distinct ids.
+    def _lookup(self, subject: pa.Array) -> tuple[dict[str, pa.Array], pa.Array]:
+        """Trimmed text, pseudonym, kind and id error per row, as dictionary arrays; and the
+        pseudonyms again, indexing the file's answers.
 
-        Each distinct id is checked and hashed once per file (the cache is bounded); rows only
-        carry indices into the per-id answers, so nothing per row is copied or hashed here.
+        Each distinct spelling is trimmed once per chunk, and each distinct id checked and hashed
+        once per file (the cache is bounded); rows only carry indices into the answers, so
+        nothing per row is copied, trimmed or hashed here. The query reads dictionaries of the
+        chunk's own ids; the store gets one dictionary for every chunk (the answers only grow,
+        so earlier chunks' dictionaries are prefixes of later ones) and need not unify them.
         """
         encoded = pc.dictionary_encode(subject)
-        distinct = encoded.dictionary
+        distinct = pc.utf8_trim_whitespace(encoded.dictionary)
         found = pc.index_in(distinct, value_set=self._known["subject"])
         if found.null_count:
-            fresh = distinct.filter(pc.is_null(found))
+            fresh = pc.unique(distinct.filter(pc.is_null(found)))
             if self._known.num_rows + len(fresh) > _CACHE_LIMIT:
-                self._known, fresh = self._empty, distinct
+                self._known, fresh = self._empty, pc.unique(distinct)
             macs, kinds, errors = self.pseudonyms.many(fresh.to_pylist(), self.allow_legacy)
             added = pa.table({"subject": fresh, "_hmac": pa.array(macs, pa.string()),
                               "_dkind": pa.array(kinds, pa.string()),
@@ -217,26 +230,30 @@ class EventValidator:
             self._known = pa.concat_tables([self._known, added]).combine_chunks()
             found = pc.index_in(distinct, value_set=self._known["subject"])
         answers = self._known.take(found)
-        return {name: pa.DictionaryArray.from_arrays(encoded.indices,
-                                                     answers[name].combine_chunks())
-                for name in ("_hmac", "_dkind", "_err")}
+        columns = {name if name.startswith("_") else f"_{name}": pa.DictionaryArray.from_arrays(
+            encoded.indices, answers[name].combine_chunks()) for name in answers.column_names}
+        macs = pa.DictionaryArray.from_arrays(found.take(encoded.indices),
+                                              self._known["_hmac"].combine_chunks())
+        return columns, macs
 
     def check(self, chunk: pa.Table, source: str) -> tuple[pa.Table, list[RowProblem]]:
         """Split one chunk (with a ``row_no`` column) into stored-shape rows and problems."""
-        subject = pc.utf8_trim_whitespace(chunk.column("subject").cast(pa.string()))
-        kind = pc.utf8_trim_whitespace(chunk.column("kind").cast(pa.string()))
-        subject = subject.combine_chunks() if isinstance(subject, pa.ChunkedArray) else subject
-        present = frozenset(pc.unique(kind).drop_null().to_pylist()) & set(self.catalogue.kinds)
+        kinds = pc.dictionary_encode(chunk.column("kind").cast(pa.string()).combine_chunks())
+        trimmed = pc.utf8_trim_whitespace(kinds.dictionary)
+        kind = pa.DictionaryArray.from_arrays(kinds.indices, trimmed)
+        present = frozenset(trimmed.drop_null().to_pylist()) & set(self.catalogue.kinds)
         key = (present, str(chunk.schema))
         sql = self._sql.get(key) or self._sql.setdefault(
             key, build_sql(chunk.schema, self.catalogue, present))
-        extra = {"_subject": subject, "_kind": kind, **self._lookup(subject)}
+        subject = chunk.column("subject").cast(pa.string()).combine_chunks()
+        looked_up, macs = self._lookup(subject)
+        extra = {"_kind": kind, **looked_up}
         for name, column in extra.items():
             chunk = chunk.append_column(name, column)
         self.con.register("chunk", chunk)
-        out = self.con.sql(sql, params={"now": self.now, "source": source}).to_arrow_table()
+        out = self.con.sql(sql, params={"now": self.now, "source": source}).to_arrow_table(
+            EVENT_BATCH_ROWS)
         self.con.unregister("chunk")
-        macs = chunk.column("_hmac")  # stays dictionary-encoded: the store hashes per subject
         if not np.array_equal(out["row_no"].to_numpy(), chunk["row_no"].to_numpy()):
             macs = macs.take(pc.index_in(out["row_no"], value_set=chunk["row_no"]))
         out = out.append_column("subject_hmac", macs)
