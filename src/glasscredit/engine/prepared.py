@@ -352,6 +352,9 @@ def _serve(b: Backend, prep: Prepared, names: tuple[str, ...], renames: dict[str
         srv = serving.build(b, prep, renames, lambda sql, tag: _bind(
             sql, SENTINEL_TIME, None, None, tag, renames, prep.constant), sentinels)
         serving.remember(b, key, srv)
+    previous = srv.last() if srv.last is not None else None
+    if previous is not None:  # a result still held by its caller keeps its rows
+        previous.settle()
     srv.generation += 1
     con.execute("; ".join(f"DELETE FROM {t}" for t in srv.tables))
 
@@ -371,6 +374,8 @@ def _serve(b: Backend, prep: Prepared, names: tuple[str, ...], renames: dict[str
     for step in srv.steps:
         con.execute(serving.execute_text(step, as_of))
     ranks = None if snapshot.scores is None else serving.rank_index(b, snapshot.scores)
-    return Result(b, executes={name: serving.execute_text(step, as_of)
-                               for name, step in srv.outputs.items()},
-                  serving=(srv, srv.generation), ranks=ranks)
+    out = Result(b, executes={name: serving.execute_text(step, as_of)
+                              for name, step in srv.outputs.items()},
+                 serving=(srv, srv.generation), ranks=ranks)
+    srv.last = weakref.ref(out)
+    return out

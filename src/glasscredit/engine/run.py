@@ -74,18 +74,31 @@ class Result:
     executes: dict[str, str] = field(default_factory=dict)
     serving: Any = field(default=None, repr=False)
     ranks: Any = field(default=None, repr=False)
+    #: outputs of a serving replay already read (or saved before the next run refilled the
+    #: tables they are read from)
+    fetched: dict[str, pa.Table] = field(default_factory=dict, repr=False)
+
+    def settle(self) -> None:
+        """Read every output of a serving replay now: the next subset run of the same plan on
+        this backend refills the tables they come from."""
+        for name in self.executes:
+            if name not in self.fetched:
+                self.arrow(name)
 
     def arrow(self, name: str) -> pa.Table:
         """One output table as Arrow, sorted by its key for stable comparisons."""
         keys = _ORDER[name]
         if name in self.executes:
+            if name in self.fetched:
+                return self.fetched[name]
             srv, generation = self.serving
-            if srv.generation != generation:
-                raise BackendError(
-                    "this subset result's tables now hold a later subset run of the same "
-                    "policy on this backend: read a subset result before scoring the next")
+            if srv.generation != generation:  # settle() runs before a refill: never here
+                raise BackendError("a subset result's tables were refilled before it was read")
             table = self.backend.connection.sql(self.executes[name]).to_arrow_table()
-            return self.ranks.rank(table) if name == "scores" and self.ranks else table
+            if name == "scores" and self.ranks is not None:
+                table = self.ranks.rank(table)
+            self.fetched[name] = table
+            return table
         if name in self.sql:
             order = ", ".join(f'"{k}"' for k in keys)
             query = f"SELECT * FROM ({self.sql[name]}) ORDER BY {order}"

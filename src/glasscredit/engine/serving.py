@@ -70,6 +70,9 @@ class Serving:
     statements: list[str] = field(default_factory=list)
     #: bumped at every call: a result reads its tables only while they still hold its rows
     generation: int = 0
+    #: the latest call's result while its caller holds it: the next call first has it read
+    #: what it has not read yet (``Result.settle``)
+    last: Any = None
 
 
 def _params(sql: str, time_texts: tuple[str, str]) -> tuple[str, tuple[str, ...]]:
