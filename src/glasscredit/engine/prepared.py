@@ -26,7 +26,7 @@ from glasscredit.engine.run import (
     hops_and_types,
     plan_score,
 )
-from glasscredit.engine.scoring import touching, valid_relations
+from glasscredit.engine.scoring import touching
 from glasscredit.engine.sessions import Backend
 from glasscredit.policy.load import CompiledPolicy
 
@@ -47,7 +47,6 @@ class Prepared:
     steps: tuple[tuple[str, str], ...]
     constant: frozenset[str]
     outputs: dict[str, str]
-    neighbours: str | None
     hops: int
     inputs: tuple[str, ...]
     #: subset runs: the step holding the relation rows that touch the scope, which a replay
@@ -170,20 +169,14 @@ def _record(b: Backend, inputs: Inputs, cp: CompiledPolicy, snapshot: Snapshot, 
         b.recording = False
     outputs = {name: df.sql(dialect="duckdb", optimize=False, pretty=False)
                for name, df in result.frames.items()}
-    hops, types = hops_and_types(cp)
-    neighbours = relations_sql = None
+    relations_sql = None
     if relations_step is not None:
         assert inputs.relations is not None
         relations_sql = inputs.relations.sql(dialect="duckdb", optimize=False, pretty=False)
-        if hops:  # read from the replay's own table of the relation rows found so far
-            probe = Ctx(b, cp, SENTINEL_TIME, (SCOPE,))
-            pairs = valid_relations(probe, plan_inputs.relations, types)
-            neighbours = pairs.select("related_id").distinct().sql(
-                dialect="duckdb", optimize=False, pretty=False)
     steps = tuple(b.log)
     b.log = []
     constant = frozenset(name for name, sql in steps if _is_constant(b, name, sql))
-    return Prepared(steps, constant, outputs, neighbours, hops, names, relations_step,
+    return Prepared(steps, constant, outputs, hops_and_types(cp)[0], names, relations_step,
                     relations_sql, extract)
 
 
@@ -221,7 +214,7 @@ def _plan_file(b: Backend, key: Any) -> Path | None:
 
 def _as_json(prep: Prepared) -> dict[str, Any]:
     return {"steps": [list(x) for x in prep.steps], "constant": sorted(prep.constant),
-            "outputs": prep.outputs, "neighbours": prep.neighbours, "hops": prep.hops,
+            "outputs": prep.outputs, "hops": prep.hops,
             "inputs": list(prep.inputs), "relations_step": prep.relations_step,
             "relations_sql": prep.relations_sql, "extract": list(prep.extract)}
 
@@ -243,7 +236,7 @@ def _load(b: Backend, file: Path) -> Prepared | None:
         steps = tuple((names.get(n, n), str(fix(sql))) for n, sql in data["steps"])
         prep = Prepared(steps, frozenset(names.values()),
                         {k: str(fix(v)) for k, v in data["outputs"].items()},
-                        fix(data["neighbours"]), int(data["hops"]), tuple(data["inputs"]),
+                        int(data["hops"]), tuple(data["inputs"]),
                         data["relations_step"], fix(data["relations_sql"]),
                         tuple(data["extract"]))
     except (KeyError, TypeError, ValueError):
@@ -325,7 +318,7 @@ def _scope(b: Backend, prep: Prepared, table: str, rel: str, targets: list[str],
     wanted = set(types)
     found: set[str] = set()
     frontier = set(targets)
-    for _ in range(prep.hops if prep.neighbours is not None else 0):
+    for _ in range(prep.hops):
         if not frontier:
             break
         _gather_relations(con, rel, table, sorted(frontier), found)
@@ -334,7 +327,7 @@ def _scope(b: Backend, prep: Prepared, table: str, rel: str, targets: list[str],
         new = ({r for s, r, t in pairs if s in frontier and t in wanted}
                | {s for s, r, t in pairs if r in frontier and t in wanted})
         frontier = new - found
-    if prep.neighbours is None:  # no hops: the plan still reads the targets' relation rows
+    if not prep.hops:  # no hops: the plan still reads the targets' relation rows
         _gather_relations(con, rel, table, sorted(frontier), found)
     return sorted(found | frontier)
 
