@@ -317,8 +317,11 @@ def render(res: dict[str, Any], s: dict[str, Any], command: str) -> str:
             + ("" if rs["n"] >= rr["requested"] else
                f" of {rr['requested']} requested, cut by the time budget") + ")", "",
             "`score(backend, inputs, policy, as_of, subjects=[s], snapshot=Snapshot(scores="
-            "everyone's scores))` then collecting the subject's scores row; neighbours are "
-            "rescored for the network term and rank/percentile are taken against the snapshot. "
+            "everyone's scores))` then collecting the subject's scores row, on a backend that "
+            "has served rescores before (as a server's does): the subset plan's steps run as "
+            "prepared statements over fixed tables refilled at each call "
+            "(`engine/serving.py`), the subject's neighbours are read for the network term, "
+            "and rank/percentile come from the snapshot's scores sorted per subject kind. "
             "Every rescored subject's score was checked against the full batch: "
             + ("all equal to 1e-9." if not rs["mismatches"] else
                f"**{rs['mismatches']} differ by more than 1e-9**."), "",
@@ -326,12 +329,26 @@ def render(res: dict[str, Any], s: dict[str, Any], command: str) -> str:
             f"| whole call | {rs['p50']:,.0f} ms | {rs['p99']:,.0f} ms | {rs['max']:,.0f} ms |",
             f"| of which inside DuckDB | {rs['duck_p50']:,.0f} ms | {rs['duck_p99']:,.0f} ms | |",
             f"| of which Python | {rs['py_p50']:,.0f} ms | | |",
-            "", f"First (cold) call {rs['cold']:,.0f} ms (it builds the plan), not counted; peak "
+            "", f"First (cold) call {rs['cold']:,.0f} ms (it builds the plan, the prepared "
+            "statements and the snapshot's rank index), not counted; peak "
             f"RSS of the rescoring process {rs['rss'] / 1024:.2f} GB. The DuckDB statements of "
             "one (profiled) call over 10 ms:", "",
             "| statement | seconds |", "|---|---:|",
-            *[f"| {_head(st['sql'])} | {st['seconds']:.2f} |"
+            *[f"| {_head(st['sql'])} | {st['seconds']:.3f} |"
               for st in rr["statements_one_call"] if st["seconds"] > 0.01],
+            "", "Why it is not 20 ms: under this policy a rescore reads the records of the "
+            "subject and of its neighbours (about 20: the network category is the mean of "
+            "their own scores, and those depend on decay and validity windows at the run's "
+            "time, so they are recomputed, not taken from the snapshot). Reading one "
+            "subject's rows from this 20 M-event file costs about 2-3 ms whatever the access "
+            "path (ART index, zone maps over the subject order, rowid ranges were each tried), "
+            "about 40 ms for 20 subjects; and the two large plan steps (counted events; "
+            "features, network and score; about 10,000 characters of SQL each) cost about "
+            "20 ms each to bind and optimise on a few hundred rows, prepared or not (DuckDB "
+            "binds a prepared statement again at EXECUTE here: a PREPARE'd step runs only "
+            "about 25 % faster than its text). A 20 ms rescore would need per-subject rule "
+            "totals kept up to date at ingest (a second, incremental form of the policy's "
+            "semantics) rather than a replay of the plan.",
         ]
     lines += [
         "", "### Method", "",
