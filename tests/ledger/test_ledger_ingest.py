@@ -303,3 +303,16 @@ def test_date_bool_and_enum_attributes(duck: Ledger, attrs: str, stored: bool) -
     table = events_table([{"source_event_id": "a", "kind": "credit_repair_completed",
                            "attrs": attrs}])
     assert ingest_table(duck, table, "bank").stored == int(stored)
+
+
+def test_strict_stops_at_a_bad_row_of_an_early_chunk(duck: Ledger, tmp_path: Path) -> None:
+    """Chunks are checked ahead of the one being judged: stopping early writes nothing, and
+    leaves nothing running that would trouble the next ingest."""
+    rows = [{"source_event_id": str(i)} for i in range(12)]
+    rows[3]["value"] = "ten"
+    path = _write(events_table(rows), tmp_path / "e.parquet")
+    with pytest.raises(IngestError, match="row 4: value 'ten' is not a finite number"):
+        ingest_file(duck, path, "bank", strict=True, chunk_rows=2)
+    assert _events(duck) == []
+    report = ingest_file(duck, path, "bank", chunk_rows=2)
+    assert (report.rows, report.stored, [p.row for p in report.rejected]) == (12, 11, [4])

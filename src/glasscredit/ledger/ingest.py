@@ -145,19 +145,20 @@ def ingest_chunks(ledger: Ledger, columns: list[str], chunks: Iterator[pa.Table]
                                allow_legacy)
     report = IngestReport(source)
     good: list[pa.Table] = []
+    checked = validator.check_all(chunks, source)
     try:
-        for chunk in chunks:
-            rows, problems = validator.check(chunk, source)
+        for read, rows, problems in checked:
             if strict and problems:
                 first = problems[0]
                 raise IngestError(f"row {first.row}: {first.reason} (strict: nothing written)",
                                   [first])
             good.append(rows)
             report.rejected += problems
-            report.rows += chunk.num_rows
+            report.rows += read
             if progress is not None:
-                progress(chunk.num_rows)
+                progress(read)
     finally:
+        checked.close()  # waits for a query still running on the validator's database
         validator.close()
     if good:
         result = ledger.append(Batch(events=pa.concat_tables(good)), strict=strict)

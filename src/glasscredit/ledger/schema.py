@@ -48,7 +48,10 @@ DIALECTS: Final[dict[str, Dialect]] = {
         writer_enforced=frozenset({"ledger_events"}),
         # Event digests are random hex: DuckDB's string compression cannot shrink them much and
         # trying costs ~0.6 s of CPU per million events; stored plainly they cost ~30 MB more.
-        column_options={"ledger_events.digest": "USING COMPRESSION uncompressed"},
+        # Source event ids are unique per source, so the dictionary half of DICT_FSST finds no
+        # repeats: compressing them costs ~0.35 s of CPU per million events to save ~8 MB.
+        column_options={"ledger_events.digest": "USING COMPRESSION uncompressed",
+                        "ledger_events.source_event_id": "USING COMPRESSION uncompressed"},
     ),
     "postgres": Dialect(
         name="postgres",

@@ -103,6 +103,9 @@ _CLASH_IN_LEDGER = (
     "JOIN ledger_events x ON x.source_id = s.source_id AND x.source_event_id = s.source_event_id "
     "ORDER BY s.row_no"
 )
+#: True when no key repeats inside the batch: one source, and its event ids all distinct.
+_KEYS_DISTINCT = ("SELECT count(*) = count(DISTINCT source_event_id) AND min(source_id) = "
+                  "max(source_id) FROM stage_events")
 #: The general case: a key may also repeat inside the batch, judged against its first row there.
 _CLASH_ANY = (
     "WITH firsts AS (SELECT source_id, source_event_id, min(row_no) AS first_row "
@@ -119,14 +122,6 @@ _CLASH_ANY = (
     "AND d.source_event_id = s.source_event_id AND d.first_row < s.row_no "
     "WHERE x.digest IS NOT NULL OR d.first_row IS NOT NULL ORDER BY s.row_no"
 )
-
-
-def _distinct_keys(events: pa.Table) -> bool:
-    """True when no (source_id, source_event_id) repeats in the batch (ingest's usual case)."""
-    sources = events["source_id"]
-    if pc.count_distinct(sources).as_py() > 1 or sources.null_count:
-        return False
-    return bool(pc.count_distinct(events["source_event_id"]).as_py() == events.num_rows)
 
 
 _SUBJECT_IDS = pa.schema([("subject_hmac", pa.string()), ("subject_id", pa.int64())])
@@ -332,7 +327,8 @@ class SQLStore(ABC):
         if unknown:
             names = ", ".join(sorted(repr(r[0]) for r in unknown))
             raise LedgerError(f"unknown source {names}; add it with `glasscredit source add`")
-        clashes = self._rows(_CLASH_IN_LEDGER if _distinct_keys(events) else _CLASH_ANY)
+        distinct = bool(self._rows(_KEYS_DISTINCT)[0][0])
+        clashes = self._rows(_CLASH_IN_LEDGER if distinct else _CLASH_ANY)
         self._unstage("stage_events")
         result.conflicts = [conflict_problem(int(r), str(k)) for r, k, same in clashes if not same]
         result.duplicates = sum(1 for *_, same in clashes if same)

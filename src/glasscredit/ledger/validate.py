@@ -8,7 +8,9 @@ checks say the same thing. Subject ids are checked and pseudonymised once per di
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -190,6 +192,15 @@ def build_sql(schema: pa.Schema, catalogue: Catalogue, kinds: frozenset[str]) ->
     FROM checked"""
 
 
+@dataclass(frozen=True)
+class _Job:
+    """A chunk with its looked-up columns, its checking query and its rows' pseudonyms."""
+
+    chunk: pa.Table
+    sql: str
+    macs: pa.Array
+
+
 class EventValidator:
     """Checks chunks of one file against the catalogue; holds the per-file DuckDB and id cache."""
 
@@ -238,6 +249,30 @@ class EventValidator:
 
     def check(self, chunk: pa.Table, source: str) -> tuple[pa.Table, list[RowProblem]]:
         """Split one chunk (with a ``row_no`` column) into stored-shape rows and problems."""
+        job = self._prepare(chunk)
+        return self._finish(job, self._query(job, source))
+
+    def check_all(self, chunks: Iterable[pa.Table], source: str
+                  ) -> Generator[tuple[int, pa.Table, list[RowProblem]], None, None]:
+        """``check`` every chunk in order: (rows read, good rows, problems) for each.
+
+        One chunk's query runs on DuckDB's threads while this one looks up the next chunk's
+        ids in Python (DuckDB releases the GIL), so the two kinds of work overlap.
+        """
+        with ThreadPoolExecutor(1, thread_name_prefix="ingest-check") as pool:
+            waiting: tuple[_Job, Future[pa.Table]] | None = None
+            for chunk in chunks:
+                job = self._prepare(chunk)
+                running = pool.submit(self._query, job, source)
+                if waiting is not None:
+                    yield waiting[0].chunk.num_rows, *self._finish(waiting[0],
+                                                                   waiting[1].result())
+                waiting = job, running
+            if waiting is not None:
+                yield waiting[0].chunk.num_rows, *self._finish(waiting[0], waiting[1].result())
+
+    def _prepare(self, chunk: pa.Table) -> _Job:
+        """The Python half of a check: kinds and ids looked up, the query chosen."""
         kinds = pc.dictionary_encode(chunk.column("kind").cast(pa.string()).combine_chunks())
         trimmed = pc.utf8_trim_whitespace(kinds.dictionary)
         kind = pa.DictionaryArray.from_arrays(kinds.indices, trimmed)
@@ -247,13 +282,22 @@ class EventValidator:
             key, build_sql(chunk.schema, self.catalogue, present))
         subject = chunk.column("subject").cast(pa.string()).combine_chunks()
         looked_up, macs = self._lookup(subject)
-        extra = {"_kind": kind, **looked_up}
-        for name, column in extra.items():
+        for name, column in {"_kind": kind, **looked_up}.items():
             chunk = chunk.append_column(name, column)
-        self.con.register("chunk", chunk)
-        out = self.con.sql(sql, params={"now": self.now, "source": source}).to_arrow_table(
-            EVENT_BATCH_ROWS)
-        self.con.unregister("chunk")
+        return _Job(chunk, sql, macs)
+
+    def _query(self, job: _Job, source: str) -> pa.Table:
+        """The DuckDB half: every check and the digests, in one statement over the chunk."""
+        self.con.register("chunk", job.chunk)
+        try:
+            return self.con.sql(job.sql, params={"now": self.now, "source": source}
+                                ).to_arrow_table(EVENT_BATCH_ROWS)
+        finally:
+            self.con.unregister("chunk")
+
+    def _finish(self, job: _Job, out: pa.Table) -> tuple[pa.Table, list[RowProblem]]:
+        """Stored-shape good rows, and the problems worded."""
+        chunk, macs = job.chunk, job.macs
         if not np.array_equal(out["row_no"].to_numpy(), chunk["row_no"].to_numpy()):
             macs = macs.take(pc.index_in(out["row_no"], value_set=chunk["row_no"]))
         out = out.append_column("subject_hmac", macs)
