@@ -47,6 +47,66 @@ def test_grouper_serves_waiting_items_together_and_fails_a_group_whole() -> None
     assert isinstance(failed, RuntimeError)
 
 
+def test_after_a_group_the_grouper_waits_for_the_clients_it_just_answered() -> None:
+    """Closed-loop clients come back once answered: the next group waits (bounded) for as
+    many items as the last group answered plus those already waiting, so two cohorts of
+    clients merge into one group instead of alternating."""
+    sizes: list[int] = []
+    gate = threading.Event()
+
+    def run(items: list[int]) -> list[int | Exception]:
+        gate.wait(5)
+        sizes.append(len(items))
+        return items
+
+    grouper: Grouper[int, int] = Grouper(run, "test-linger", linger_seconds=60)
+
+    async def main() -> list[int]:
+        first = asyncio.ensure_future(grouper.submit(0))
+        await asyncio.sleep(0.2)  # the first group holds item 0 ...
+        waiting = [asyncio.ensure_future(grouper.submit(i)) for i in (1, 2)]
+        await asyncio.sleep(0.2)  # ... 1 and 2 wait behind it
+        gate.set()
+        answers = [await first]
+        answers.append(await grouper.submit(3))  # item 0's client comes back: 3 expected,
+        return answers + list(await asyncio.gather(*waiting))  # and 3 are there: no wait
+
+    assert asyncio.run(main()) == [0, 3, 1, 2]
+    assert sizes == [1, 3]
+
+
+def test_a_lone_client_never_waits_and_the_wait_is_bounded() -> None:
+    sizes: list[int] = []
+
+    def run(items: list[int]) -> list[int | Exception]:
+        sizes.append(len(items))
+        return items
+
+    lone: Grouper[int, int] = Grouper(run, "test-lone", linger_seconds=60)
+
+    async def one_by_one() -> list[int]:
+        return [await lone.submit(i) for i in range(5)]  # 60 s each if it waited
+
+    assert asyncio.run(one_by_one()) == [0, 1, 2, 3, 4]
+    assert sizes == [1] * 5
+
+    sizes.clear()
+    gate = threading.Event()
+    held: Grouper[int, int] = Grouper(lambda items: (gate.wait(5), run(items))[1],
+                                      "test-bounded", linger_seconds=0.05)
+
+    async def two_never_come_back() -> list[Any]:
+        tasks = [asyncio.ensure_future(held.submit(0))]
+        await asyncio.sleep(0.2)
+        tasks += [asyncio.ensure_future(held.submit(i)) for i in (1, 2)]
+        await asyncio.sleep(0.2)
+        gate.set()  # 3 expected after the first group, 2 ever come: served after the wait
+        return await asyncio.gather(*tasks)
+
+    assert asyncio.run(two_never_come_back()) == [0, 1, 2]
+    assert sizes == [1, 2]
+
+
 def service(w: World) -> Service:
     svc: Service = w.client.app.state.service  # type: ignore[attr-defined]
     return svc

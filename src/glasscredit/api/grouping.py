@@ -6,6 +6,13 @@ waiting, runs it as one group — typically one set of reads and ONE ledger appe
 service lock — and answers each request only after that group returned, so nothing is
 acknowledged before it is committed. Under load the group grows by itself (whatever arrived
 during the previous group), at low load a group is one request with no added wait.
+
+Clients that send their next request when the answer arrives would otherwise settle into two
+cohorts served by alternate groups, each waiting two groups' time for its answer. So after a
+group the worker expects as many items as it just answered plus those already waiting, and
+waits for them at most ``linger_seconds`` before starting the next group: the cohorts merge
+into one group (the group's fixed cost shared by twice the requests), and a lone client, whose
+next request is all that is expected, never waits.
 """
 
 from __future__ import annotations
@@ -13,20 +20,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: The longest a group waits for the items its predecessor leads it to expect.
+LINGER_SECONDS: Final = 0.01
 
 
 class Grouper(Generic[T, R]):
     """Serve submitted items in groups on one worker thread; see the module docstring."""
 
     def __init__(self, run: Callable[[list[T]], list[R | Exception]], name: str,
-                 max_group: int = 256, idle_seconds: float = 2.0) -> None:
+                 max_group: int = 256, idle_seconds: float = 2.0,
+                 linger_seconds: float = LINGER_SECONDS) -> None:
         self.run, self.name = run, name
         self.max_group, self.idle_seconds = max_group, idle_seconds
+        self.linger_seconds = linger_seconds
         self._cond = threading.Condition()
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: threading.Thread | None = None
@@ -64,6 +77,7 @@ class Grouper(Generic[T, R]):
                         self._start()
 
     def _serve(self) -> None:
+        expected = 1
         while True:
             with self._cond:
                 if not self._pending:
@@ -71,6 +85,7 @@ class Grouper(Generic[T, R]):
                 if not self._pending:
                     self._worker = None
                     return
+                self._linger(expected)
                 group = self._pending[:self.max_group]
                 del self._pending[:self.max_group]
                 self.running = len(group)
@@ -81,10 +96,21 @@ class Grouper(Generic[T, R]):
                     raise RuntimeError(f"{self.name}: {len(results)} answers for {len(group)}")
             except Exception as exc:  # the whole group failed: every request learns it
                 results = [exc] * len(group)
+            with self._cond:  # those about to be answered may come back; those waiting are here
+                expected = min(self.max_group, len(group) + len(self._pending))
             self.groups += 1
             self.running = 0
             for (_, future), result in zip(group, results, strict=True):
                 _settle(future, result)
+
+    def _linger(self, expected: int) -> None:
+        """Wait (``_cond`` held) until ``expected`` items wait or ``linger_seconds`` passed."""
+        deadline = time.monotonic() + self.linger_seconds
+        while len(self._pending) < expected:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
 
 
 def _settle(future: asyncio.Future[R], result: R | Exception) -> None:
