@@ -38,7 +38,7 @@ def test_any_of_matches_the_listed_values_only(ledger: Ledger, column: str, sql_
     ledger.add_source("court", 1.0)
     ledger.add_source("tax", 0.5)
     found = fetch(ledger, f"SELECT source_id FROM ledger_sources WHERE "
-                          f"{any_of(ledger, column, sql_type)} ORDER BY source_id", values)
+                          f"{any_of(column, sql_type)} ORDER BY source_id", values)
     assert [r[0] for r in found] == expected
 
 

@@ -109,5 +109,5 @@ def active_client_ids(ledger: Ledger, client_ids: list[str]) -> set[str]:
     if not client_ids:
         return set()
     found = fetch(ledger, "SELECT client_id, active, batch_id FROM ledger_clients WHERE "
-                          + any_of(ledger, "client_id", "TEXT"), client_ids)
+                          + any_of("client_id", "TEXT"), client_ids)
     return {cid for cid, (active,) in latest_rows(found, key=1).items() if active}

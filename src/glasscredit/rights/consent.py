@@ -74,7 +74,7 @@ def valid_many(ledger: Ledger, wanted: list[tuple[str, str, str]],
         return set()
     subjects = sorted({int(s) for s, _, _ in wanted})
     found = fetch(ledger, "SELECT subject_id, client, purpose, granted_at, valid_until, batch_id "
-                          "FROM ledger_consents WHERE " + any_of(ledger, "subject_id"), subjects)
+                          "FROM ledger_consents WHERE " + any_of("subject_id"), subjects)
     valid = {(str(sid), client, purpose)
              for (sid, client, purpose), (granted, until) in latest_rows(found, key=3).items()
              if granted <= now < until}

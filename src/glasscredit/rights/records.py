@@ -15,15 +15,9 @@ from glasscredit.errors import InputError
 from glasscredit.ledger.ledger import Ledger
 
 MAX_PAGE = 500
-#: ``column IN_IDS`` / ``IN_TEXTS`` with ONE list parameter: both dialects bind a list as one
-#: array, several times faster than a placeholder per value once there are hundreds of them.
-IN_IDS = "IN (SELECT unnest(CAST(? AS BIGINT[])))"
+#: ``column IN_TEXTS`` with ONE list parameter: both dialects bind a list as one array,
+#: several times faster than a placeholder per value once there are hundreds of them.
 IN_TEXTS = "IN (SELECT unnest(CAST(? AS TEXT[])))"
-#: "``column`` is one of the values of ONE array parameter", per dialect: DuckDB plans
-#: ``list_contains`` about a third faster than ``IN (SELECT unnest(?))`` (planning is most of
-#: a small read's cost there); PostgreSQL serves ``= ANY`` from an index.
-_ANY_OF: Final = {"duckdb": "list_contains(CAST(? AS {type}[]), {column})",
-                  "postgres": "{column} = ANY(CAST(? AS {type}[]))"}
 
 
 def rows(**columns: list[Any]) -> pa.Table:
@@ -42,10 +36,13 @@ def fetch(ledger: Ledger, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     return ledger.store.fetch(ledger.store.dialect.sql(sql), list(params))
 
 
-def any_of(ledger: Ledger, column: str, sql_type: str = "BIGINT") -> str:
+def any_of(column: str, sql_type: str = "BIGINT") -> str:
     """A condition "``column`` is in the list bound to its one ``?``" (``sql_type`` names the
-    element type: BIGINT or TEXT)."""
-    return _ANY_OF[ledger.store.dialect.name].format(column=column, type=sql_type)
+    element type: BIGINT or TEXT). ``= ANY`` is the cheapest spelling both dialects share:
+    DuckDB plans it faster than ``IN (SELECT unnest(?))`` on small tables and runs it as fast
+    on large ones (``list_contains``, cheaper still to plan, scans the list per row: 3.5 times
+    slower over 3 M rows), and PostgreSQL serves it from an index."""
+    return f"{column} = ANY(CAST(? AS {sql_type}[]))"
 
 
 def latest_rows(found: list[tuple[Any, ...]], key: int) -> dict[Any, tuple[Any, ...]]:

@@ -163,7 +163,7 @@ def _latest(ledger: Ledger, cp: CompiledPolicy,
     found = fetch(ledger, "SELECT subject_id, scored_at, state FROM (SELECT subject_id, scored_at, "
                           "state, row_number() OVER (PARTITION BY subject_id ORDER BY batch_id "
                           "DESC) AS rn FROM ledger_subject_state WHERE policy_hash = ? AND "
-                          f"{any_of(ledger, 'subject_id')}) s WHERE rn = 1",
+                          f"{any_of('subject_id')}) s WHERE rn = 1",
                   cp.content_hash, [int(s) for s in subject_ids])
     return {str(sid): (scored_at, state) for sid, scored_at, state in found}
 
