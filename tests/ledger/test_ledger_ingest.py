@@ -316,3 +316,18 @@ def test_strict_stops_at_a_bad_row_of_an_early_chunk(duck: Ledger, tmp_path: Pat
     assert _events(duck) == []
     report = ingest_file(duck, path, "bank", chunk_rows=2)
     assert (report.rows, report.stored, [p.row for p in report.rejected]) == (12, 11, [4])
+
+
+def test_subjects_stay_right_when_the_id_cache_is_reset(duck: Ledger, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file with more distinct ids than the validator keeps starts its cache afresh; chunks
+    checked before and after then carry different pseudonym dictionaries."""
+    monkeypatch.setattr("glasscredit.ledger.validate._CACHE_LIMIT", 2)
+    people = [PERSON, ORG, PERSON_2]
+    rows = [{"source_event_id": str(i), "subject": people[i % 3]} for i in range(9)]
+    report = ingest_file(duck, _write(events_table(rows), tmp_path / "e.parquet"), "bank",
+                         chunk_rows=2)
+    assert (report.stored, report.rejected) == (9, [])
+    ids = {who: duck.subject_id(who) for who in people}
+    events = sorted(_events(duck), key=lambda e: int(str(e["event_id"])))
+    assert [e["subject_id"] for e in events] == [ids[people[i % 3]] for i in range(9)]
