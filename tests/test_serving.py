@@ -107,3 +107,28 @@ def test_a_snapshot_frame_is_indexed_once(cp):
     (index,) = [v[1] for v in b.rank_indexes.values()]
     score(b, inp, cp, AS_OF, ["p12"], snap).arrow("scores")
     assert [v[1] for v in b.rank_indexes.values()] == [index]
+
+
+@pytest.mark.parametrize("long", [2, 10_000], ids=["lists-in-tables", "literal-lists"])
+def test_long_id_lists_read_from_tables_give_the_same_rows(cp, monkeypatch, long):
+    """Past ``LONG`` ids the serving replay reads the scope and the relation lookups' lists
+    from tables instead of spelling them out; the rows are the plan path's either way."""
+    from glasscredit.engine import prepared
+
+    monkeypatch.setattr(prepared, "LONG", long)
+    b = duckdb_backend(plan_cache=False)
+    inp = Inputs(**{n: b.from_arrow(t) for n, t in tables().items()})
+    snap = Snapshot(scores=snapshot_from(b, score(b, inp, cp, AS_OF)).scores)
+    pick = ["p03", "p07", "p12", "p20", "p21"]
+    served = score(b, inp, cp, AS_OF, pick, snap)
+    plan = score(b, inp, cp, AS_OF, pick, snap, prepared=False)
+    for name in ("scores", "lists", "measures", "reasons"):
+        left, right = rows(plan.arrow(name)), rows(served.arrow(name))
+        assert len(left) == len(right) and (len(left) > 0 or name == "lists")
+        for x, y in zip(left, right, strict=True):
+            assert x.keys() == y.keys()
+            for k in x:
+                if isinstance(x[k], float):
+                    assert math.isclose(x[k], y[k], abs_tol=1e-9), (name, k)
+                else:
+                    assert x[k] == y[k], (name, k)

@@ -188,15 +188,49 @@ def _make_constants(b: Backend, prep: Prepared) -> None:
             b._temps.append(name)
 
 
-def _gather_relations(con: Any, rel: str, table: str, new: list[str], seen: set[str]) -> None:
+#: id lists longer than this are read from a table, not spelt out: DuckDB turns a long IN
+#: list into a join anyway (no index), and parsing thousands of literals costs milliseconds
+LONG = 64
+
+
+def _fill(con: Any, table: str, ids: list[str] | set[str]) -> None:
+    """Replace the rows of a one-column id table (a long list through Arrow: no literals to
+    parse)."""
+    import pyarrow as pa
+
+    if len(ids) <= LONG:
+        values = ", ".join("(" + _quote([v]) + ")" for v in sorted(ids))
+        con.execute(f"DELETE FROM {table}" + (f"; INSERT INTO {table} VALUES {values}"
+                                               if values else ""))
+        return
+    con.register("gc_ids_arrow", pa.table({"id": pa.array(sorted(ids), pa.string())}))
+    try:
+        con.execute(f"DELETE FROM {table}; INSERT INTO {table} SELECT id FROM gc_ids_arrow")
+    finally:
+        con.unregister("gc_ids_arrow")
+
+
+def _ids(con: Any, ids: list[str] | set[str], table: str | None) -> str:
+    """What goes inside ``IN (…)`` for these ids: the literals, or for a long list (with a
+    table to hold it) a read of that table, filled now."""
+    if table is None or len(ids) <= LONG:
+        return _quote(sorted(ids))
+    _fill(con, table, ids)
+    return f"SELECT id FROM {table}"
+
+
+def _gather_relations(con: Any, rel: str, table: str, new: list[str], seen: set[str],
+                      lists: tuple[str, str, str] | None = None) -> None:
     """Add to ``table`` the relation rows with an end in ``new`` that no subject in ``seen``
     brought in already: each row once. Each lookup filters one column only, inside a
     materialised CTE, so DuckDB can use the table's order or an ART index on that column
-    (a second condition in the same scan turns the index off)."""
+    (a second condition in the same scan turns the index off). ``lists``: three id tables
+    to hold long lists (new, seen, both)."""
     if not new:
         return
-    ids, old = _quote(new), _quote(sorted(seen | set(new)))
-    before = f"NOT (related_id IN ({_quote(sorted(seen))}))" if seen else "TRUE"
+    t_new, t_seen, t_old = lists if lists is not None else (None, None, None)
+    ids, old = _ids(con, new, t_new), _ids(con, seen | set(new), t_old)
+    before = f"NOT (related_id IN ({_ids(con, seen, t_seen)}))" if seen else "TRUE"
     con.execute(f"INSERT INTO {table} WITH m AS MATERIALIZED (SELECT * FROM ({rel}) "
                 f"WHERE subject_id IN ({ids})) SELECT * FROM m WHERE {before}")
     con.execute(f"INSERT INTO {table} WITH m AS MATERIALIZED (SELECT * FROM ({rel}) "
@@ -305,7 +339,7 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
 
 
 def _scope(b: Backend, prep: Prepared, table: str, rel: str, targets: list[str],
-           types: list[str]) -> list[str]:
+           types: list[str], lists: tuple[str, str, str]) -> list[str]:
     """Fill ``table`` with the relation rows the plan reads, hop by hop from the targets, and
     return the subjects in scope: the targets and ``hops`` rings of neighbours.
 
@@ -321,14 +355,14 @@ def _scope(b: Backend, prep: Prepared, table: str, rel: str, targets: list[str],
     for _ in range(prep.hops):
         if not frontier:
             break
-        _gather_relations(con, rel, table, sorted(frontier), found)
+        _gather_relations(con, rel, table, sorted(frontier), found, lists)
         found |= frontier
         pairs = con.execute(f"SELECT subject_id, related_id, relation FROM {table}").fetchall()
         new = ({r for s, r, t in pairs if s in frontier and t in wanted}
                | {s for s, r, t in pairs if r in frontier and t in wanted})
         frontier = new - found
     if not prep.hops:  # no hops: the plan still reads the targets' relation rows
-        _gather_relations(con, rel, table, sorted(frontier), found)
+        _gather_relations(con, rel, table, sorted(frontier), found, lists)
     return sorted(found | frontier)
 
 
@@ -358,12 +392,16 @@ def _serve(b: Backend, prep: Prepared, names: tuple[str, ...], renames: dict[str
     if srv.relations_table is not None:
         assert prep.relations_sql is not None
         scope = _scope(b, prep, srv.relations_table, bind(prep.relations_sql), targets,
-                       types)
-    con.execute(f"INSERT INTO {srv.scope_table} VALUES {serving.quote(scope)}; "
-                f"INSERT INTO {srv.targets_table} VALUES {serving.quote(targets)}")
+                       types, srv.id_tables)
+    _fill(con, srv.scope_table, scope)
+    _fill(con, srv.targets_table, targets)
+    long = len(scope) > LONG  # the extraction reads the scope table instead of literals
     for step in srv.extract:
-        con.execute(f"INSERT INTO {step.table} "
-                    + _bind(step.sql, as_of, scope, targets, srv.tag, renames, prep.constant))
+        sql = _bind(step.sql, as_of, None if long else scope, None if long else targets,
+                    srv.tag, renames, prep.constant)
+        if long:
+            sql = serving.scoped(sql, SCOPE, TARGETS, (srv.scope_table, srv.targets_table))
+        con.execute(f"INSERT INTO {step.table} {sql}")
     for step in srv.steps:
         con.execute(serving.execute_text(step, as_of))
     ranks = None if snapshot.scores is None else serving.rank_index(b, snapshot.scores)

@@ -73,6 +73,8 @@ class Serving:
     #: the latest call's result while its caller holds it: the next call first has it read
     #: what it has not read yet (``Result.settle``)
     last: Any = None
+    #: tables holding long id lists while the relation rows are gathered (new, seen, both)
+    id_tables: tuple[str, str, str] = ("", "", "")
 
 
 def _params(sql: str, time_texts: tuple[str, str]) -> tuple[str, tuple[str, ...]]:
@@ -87,7 +89,7 @@ def _params(sql: str, time_texts: tuple[str, str]) -> tuple[str, tuple[str, ...]
     return sql, tuple(used)
 
 
-def _scoped(sql: str, scope: str, targets: str, tables: tuple[str, str]) -> str:
+def scoped(sql: str, scope: str, targets: str, tables: tuple[str, str]) -> str:
     """The sentinel id lists replaced by reads of the call's scope and target tables."""
     for sentinel, table in ((scope, tables[0]), (targets, tables[1])):
         sql = re.sub(r"\(\s*'" + re.escape(sentinel) + r"'\s*\)",
@@ -106,13 +108,14 @@ def build(b: Backend, prep: Prepared, renames: dict[str, str], bind: Any,
     tag = f"_sv{n}"
     scope_t, targets_t = f"gc_scope{tag}", f"gc_targets{tag}"
     srv = Serving(tag, [], [], {}, scope_t, targets_t, None)
-    for t in (scope_t, targets_t):
+    srv.id_tables = (f"gc_new{tag}", f"gc_seen{tag}", f"gc_old{tag}")
+    for t in (scope_t, targets_t, *srv.id_tables):
         con.execute(f"CREATE TEMP TABLE {t} (id VARCHAR)")
         srv.tables.append(t)
     time_texts = (sentinels["epoch"], sentinels["time"])
 
     def prepared_sql(sql: str) -> tuple[str, tuple[str, ...]]:
-        text = _scoped(bind(sql, tag), sentinels["scope"], sentinels["targets"],
+        text = scoped(bind(sql, tag), sentinels["scope"], sentinels["targets"],
                        (scope_t, targets_t))
         return _params(text, time_texts)
 
@@ -176,10 +179,6 @@ def remember(b: Backend, key: Any, srv: Serving) -> None:
     while len(b.serving) > _LIMIT:
         oldest = next(iter(b.serving))
         drop(b.connection, b.serving.pop(oldest))
-
-
-def quote(values: list[str]) -> str:
-    return ", ".join("('" + v.replace("'", "''") + "')" for v in values)
 
 
 # --- rank and percentile against a snapshot ---------------------------------------------
