@@ -104,9 +104,9 @@ def test_a_snapshot_frame_is_indexed_once(cp):
     inp = Inputs(**{n: b.from_arrow(t) for n, t in tables().items()})
     snap = Snapshot(scores=snapshot_from(b, score(b, inp, cp, AS_OF)).scores)
     score(b, inp, cp, AS_OF, ["p03"], snap).arrow("scores")
-    (index,) = [v[1] for v in b.rank_indexes.values()]
+    (index,) = [v[1] for k, v in b.per_frame.items() if k[0] == "rank"]
     score(b, inp, cp, AS_OF, ["p12"], snap).arrow("scores")
-    assert [v[1] for v in b.rank_indexes.values()] == [index]
+    assert [v[1] for k, v in b.per_frame.items() if k[0] == "rank"] == [index]
 
 
 @pytest.mark.parametrize("long", [2, 10_000], ids=["lists-in-tables", "literal-lists"])

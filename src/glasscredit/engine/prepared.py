@@ -94,16 +94,8 @@ def _text(b: Backend, frame: Any) -> str | None:
     and a server hands in the same input frames at every call)."""
     if frame is None:
         return None
-    hit = b.keys.get(id(frame))
-    if hit is not None and hit[0]() is frame:
-        return str(hit[1])
-    text = frame.sql(dialect="duckdb", optimize=False, pretty=False)
-    try:
-        b.keys[id(frame)] = (weakref.ref(frame), text)
-        weakref.finalize(frame, b.keys.pop, id(frame), None)
-    except TypeError:  # a frame that cannot be referenced weakly is rendered every time
-        pass
-    return text
+    return b.of_frame("sql", frame, lambda: str(
+        frame.sql(dialect="duckdb", optimize=False, pretty=False)))
 
 
 def _key(b: Backend, cp: CompiledPolicy, inputs: Inputs, snapshot: Snapshot, subset: bool,
@@ -338,8 +330,8 @@ def prepared_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: dateti
     return out
 
 
-def _scope(b: Backend, prep: Prepared, table: str, rel: str, targets: list[str],
-           types: list[str], lists: tuple[str, str, str]) -> list[str]:
+def _scope(con: Any, hops: int, table: str, rel: str, targets: list[str], types: list[str],
+           lists: tuple[str, str, str]) -> list[str]:
     """Fill ``table`` with the relation rows the plan reads, hop by hop from the targets, and
     return the subjects in scope: the targets and ``hops`` rings of neighbours.
 
@@ -348,11 +340,10 @@ def _scope(b: Backend, prep: Prepared, table: str, rel: str, targets: list[str],
     validity itself), which costs a few more rows and no statement. The last ring needs only
     its own records (its relation rows to inner rings come in from the other end), so its own
     relations are not looked up."""
-    con = b.connection
     wanted = set(types)
     found: set[str] = set()
     frontier = set(targets)
-    for _ in range(prep.hops):
+    for _ in range(hops):
         if not frontier:
             break
         _gather_relations(con, rel, table, sorted(frontier), found, lists)
@@ -361,7 +352,7 @@ def _scope(b: Backend, prep: Prepared, table: str, rel: str, targets: list[str],
         new = ({r for s, r, t in pairs if s in frontier and t in wanted}
                | {s for s, r, t in pairs if r in frontier and t in wanted})
         frontier = new - found
-    if not prep.hops:  # no hops: the plan still reads the targets' relation rows
+    if not hops:  # no hops: the plan still reads the targets' relation rows
         _gather_relations(con, rel, table, sorted(frontier), found, lists)
     return sorted(found | frontier)
 
@@ -376,7 +367,7 @@ def _serve(b: Backend, prep: Prepared, names: tuple[str, ...], renames: dict[str
     if srv is None:
         sentinels = {"epoch": _EPOCH_TEXT, "time": _TIME_TEXT, "scope": SCOPE,
                      "targets": TARGETS}
-        srv = serving.build(b, prep, renames, lambda sql, tag: _bind(
+        srv = serving.build(b, prep, lambda sql, tag: _bind(
             sql, SENTINEL_TIME, None, None, tag, renames, prep.constant), sentinels)
         serving.remember(b, key, srv)
     previous = srv.last() if srv.last is not None else None
@@ -384,15 +375,12 @@ def _serve(b: Backend, prep: Prepared, names: tuple[str, ...], renames: dict[str
         previous.settle()
     srv.generation += 1
     con.execute("; ".join(f"DELETE FROM {t}" for t in srv.tables))
-
-    def bind(sql: str, ids: list[str] | None = None) -> str:
-        return _bind(sql, as_of, ids, None, srv.tag, renames, prep.constant)
-
     scope = targets
     if srv.relations_table is not None:
         assert prep.relations_sql is not None
-        scope = _scope(b, prep, srv.relations_table, bind(prep.relations_sql), targets,
-                       types, srv.id_tables)
+        rel = _bind(prep.relations_sql, as_of, None, None, srv.tag, renames, prep.constant)
+        scope = _scope(con, prep.hops, srv.relations_table, rel, targets, types,
+                       srv.id_tables)
     _fill(con, srv.scope_table, scope)
     _fill(con, srv.targets_table, targets)
     long = len(scope) > LONG  # the extraction reads the scope table instead of literals

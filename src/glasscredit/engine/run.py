@@ -56,7 +56,7 @@ class Snapshot:
     scores: Any = None
 
 
-_ORDER = {"scores": ["subject_id"], "lists": ["subject_id", "list"],
+ORDER = {"scores": ["subject_id"], "lists": ["subject_id", "list"],
           "measures": ["subject_id", "measure"], "reasons": ["subject_id", "rank"]}
 
 
@@ -87,7 +87,7 @@ class Result:
 
     def arrow(self, name: str) -> pa.Table:
         """One output table as Arrow, sorted by its key for stable comparisons."""
-        keys = _ORDER[name]
+        keys = ORDER[name]
         if name in self.executes:
             if name in self.fetched:
                 return self.fetched[name]

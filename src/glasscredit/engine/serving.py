@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from glasscredit.engine.plan import epoch
+from glasscredit.engine.run import ORDER
 
 if TYPE_CHECKING:
     from glasscredit.engine.prepared import Prepared
@@ -97,8 +97,7 @@ def scoped(sql: str, scope: str, targets: str, tables: tuple[str, str]) -> str:
     return sql
 
 
-def build(b: Backend, prep: Prepared, renames: dict[str, str], bind: Any,
-          sentinels: dict[str, str]) -> Serving:
+def build(b: Backend, prep: Prepared, bind: Any, sentinels: dict[str, str]) -> Serving:
     """Create the fixed tables and prepare the statements of one subset plan.
 
     ``bind(sql, suffix)`` renames inputs and steps exactly as a replay does; ``sentinels``
@@ -141,15 +140,11 @@ def build(b: Backend, prep: Prepared, renames: dict[str, str], bind: Any,
     for name, sql in prep.outputs.items():
         text, params = prepared_sql(sql)
         statement = f"gc_o{n}_{name}"
-        order = ", ".join(f'"{k}"' for k in ORDER[name])
+        order = ", ".join(f'"{k}"' for k in ORDER[name])  # as Result.arrow sorts
         con.execute(f"PREPARE {statement} AS SELECT * FROM ({text}) ORDER BY {order}")
         srv.statements.append(statement)
         srv.outputs[name] = Step("", statement, text, params)
     return srv
-
-
-ORDER = {"scores": ["subject_id"], "lists": ["subject_id", "list"],
-         "measures": ["subject_id", "measure"], "reasons": ["subject_id", "rank"]}
 
 
 def execute_text(step: Step, as_of: datetime) -> str:
@@ -240,13 +235,5 @@ class RankIndex:
 def rank_index(b: Backend, frame: Any) -> RankIndex:
     """The rank index of a snapshot's scores, built once per frame object and kept while the
     frame lives: a snapshot is a fixed set of rows (a run's output), read once."""
-    hit = b.rank_indexes.get(id(frame))
-    if hit is not None and hit[0]() is frame:
-        return hit[1]
-    index = RankIndex(b.to_arrow(frame.select("subject_id", "subject_kind", "score")))
-    try:
-        b.rank_indexes[id(frame)] = (weakref.ref(frame), index)
-        weakref.finalize(frame, b.rank_indexes.pop, id(frame), None)
-    except TypeError:  # a frame that cannot be referenced weakly: built at every call
-        pass
-    return index
+    return b.of_frame("rank", frame, lambda: RankIndex(
+        b.to_arrow(frame.select("subject_id", "subject_kind", "score"))))

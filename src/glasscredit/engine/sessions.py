@@ -8,15 +8,18 @@ results out and materialise an intermediate once so later outputs do not recompu
 from __future__ import annotations
 
 import itertools
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pyarrow as pa
 
 from glasscredit.errors import BackendError
 
 _counter = itertools.count()
+V = TypeVar("V")
 
 
 @dataclass
@@ -41,15 +44,29 @@ class Backend:
     plan_dir: Path | None = None
     #: while a plan is recorded, materialised steps are created empty (their columns suffice)
     recording: bool = False
-    #: subset plans ready to serve on this connection (engine/serving.py), and rank indexes of
-    #: snapshots, kept while their frames live
+    #: subset plans ready to serve on this connection (engine/serving.py)
     serving: dict[Any, Any] = field(default_factory=dict)
-    rank_indexes: dict[int, Any] = field(default_factory=dict)
-    #: the identity of input frames already seen (engine/prepared.py ``_key``)
-    keys: dict[Any, Any] = field(default_factory=dict)
+    #: values derived from a frame object, kept while it lives (``of_frame``)
+    per_frame: dict[tuple[str, int], Any] = field(default_factory=dict)
     #: what callers keep with this backend (the ledger's snapshot frames, runs.py)
     memo: dict[Any, Any] = field(default_factory=dict)
     _temps: list[str] = field(default_factory=list)
+
+    def of_frame(self, kind: str, frame: Any, make: Callable[[], V]) -> V:
+        """A value of kind ``kind`` derived from ``frame`` (its SQL text, a snapshot's rank
+        index): made once per frame object and kept while the frame lives. A frame is a fixed
+        query, and the engine's own input tables are never written to."""
+        key = (kind, id(frame))
+        hit = self.per_frame.get(key)
+        if hit is not None and hit[0]() is frame:
+            return cast(V, hit[1])
+        value = make()
+        try:
+            self.per_frame[key] = (weakref.ref(frame), value)
+            weakref.finalize(frame, self.per_frame.pop, key, None)
+        except TypeError:  # a frame that cannot be referenced weakly: made at every call
+            pass
+        return value
 
     def json_text(self, column: Any, member: str) -> Any:
         """A JSON object's member as unquoted text (Spark's get_json_object semantics)."""
