@@ -7,8 +7,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from apikit import PERSON, World
 
@@ -202,17 +204,17 @@ def test_concurrent_ingests_are_stored_together_and_rescored_once(
     a reused key with another payload (409) and a replay — each answered as if alone."""
     from apikit import person
 
-    from glasscredit.api import ingest
+    from glasscredit.api import service as service_module
 
     w = world
     runs: list[list[str]] = []
-    real = ingest.rescore
+    real = service_module.rescore
 
     def counted(ledger: Any, cp: Any, subjects: list[str], now: Any) -> Any:
         runs.append(sorted(subjects))
         return real(ledger, cp, subjects, now)
 
-    monkeypatch.setattr(ingest, "rescore", counted)
+    monkeypatch.setattr(service_module, "rescore", counted)
     x, y = person(5001), person(5002)
     a = [w.event(subject=x, key="grp-a1"), w.event(subject=x, key="grp-a2")]
     b = [w.event(subject=y, key="grp-b1")]
@@ -239,3 +241,41 @@ def test_concurrent_ingests_are_stored_together_and_rescored_once(
     # the states of the group's one engine run
     assert w.rows("ledger_batches") - batches <= 5
     assert w.get("/v1/me/score", "me").status_code == 200
+
+
+def test_requests_run_duckdb_on_one_thread_and_engine_runs_on_every_core(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an embedded ledger (a PostgreSQL one keeps its engine's DuckDB apart)."""
+    from apikit import make_world
+
+    import glasscredit.api.service as service_module
+
+    w = make_world(tmp_path)
+    cores = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()
+    assert cores is not None and int(cores[0]) > 1  # else this test could not tell
+
+    def threads() -> int:
+        return int(w.ledger.store.fetch("SELECT current_setting('threads')")[0][0])
+
+    seen: list[int] = []
+    real = service_module.rescore
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(threads())
+        return real(*args, **kwargs)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    try:
+        assert threads() == 1
+        monkeypatch.setattr(service_module, "rescore", watched)
+        assert w.ingest("hospital", w.event()).status_code == 200
+        assert seen == [int(cores[0])]  # the engine run had every core
+        assert threads() == 1  # and the requests have one again
+        monkeypatch.setattr(service_module, "rescore", broken)
+        assert w.ingest("hospital", w.event()).status_code == 500
+        assert threads() == 1  # restored after a failed run too
+    finally:
+        w.client.close()
+        w.ledger.close()

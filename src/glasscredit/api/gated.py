@@ -23,7 +23,7 @@ from glasscredit.policy.model import Measure
 from glasscredit.rights import consent
 from glasscredit.rights.clients import Client
 from glasscredit.rights.records import dumps, new_id, rows
-from glasscredit.rights.state import latest_states, rescore
+from glasscredit.rights.state import latest_states
 
 if TYPE_CHECKING:
     from glasscredit.api.service import Service
@@ -114,7 +114,7 @@ def _states(svc: Service, subject_ids: list[str], now: datetime) -> dict[str, di
     stale = [s for s in subject_ids
              if s not in states or states[s]["scored_at"] < now - MAX_STATE_AGE]
     if stale:
-        rescore(svc.ledger, svc.cp, stale, now)
+        svc.rescore(stale, now)
         states.update(latest_states(svc.ledger, svc.cp, stale))
     return states
 

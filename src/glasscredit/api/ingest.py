@@ -25,7 +25,6 @@ from glasscredit.errors import RowProblem
 from glasscredit.ledger.batch import Batch
 from glasscredit.rights.clients import Client
 from glasscredit.rights.records import IN_TEXTS, fetch
-from glasscredit.rights.state import rescore
 
 if TYPE_CHECKING:
     from glasscredit.api.service import Service
@@ -88,7 +87,7 @@ def ingest_group(svc: Service, jobs: list[IngestJob]) -> list[EventsOut | Except
         subjects = sorted(set().union(*touched.values())) if touched else []
         if subjects:
             try:
-                rescore(svc.ledger, svc.cp, subjects, svc.clock())
+                svc.rescore(subjects)
             except Exception as exc:  # stored, but not rescored: say so rather than succeed
                 for k in touched:
                     out[k] = exc

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -40,6 +41,10 @@ CLIENTS_TTL_SECONDS: Final = 5.0
 SWEEP_EVERY: Final = timedelta(minutes=1)
 #: Subject pseudonym -> internal id entries kept (about 200 bytes each); cleared when full.
 SUBJECT_CACHE_MAX: Final = 500_000
+#: DuckDB threads for the service's own small reads and appends. A few-row query pays more
+#: for handing work to a second thread than it gains, and that core is better spent on HTTP;
+#: engine runs get every core back (``engine_threads``). Measured in docs/benchmarks.md.
+REQUEST_THREADS: Final = 1
 
 
 class Service:
@@ -69,6 +74,7 @@ class Service:
         with self.lock:
             ledger.ensure_tables()
             ledger.store_policy(cp.text, cp.name, cp.policy.mode)
+            self._threads(REQUEST_THREADS)
 
     def validator(self) -> EventValidator:
         """The event validator, kept between requests (its compiled checks and id cache);
@@ -84,7 +90,24 @@ class Service:
             self.ledger.ensure_tables()
             from glasscredit.runs import score_ledger
 
-            score_ledger(self.ledger, self.cp, self.clock(), ["0"], keep=False)
+            with self.engine_threads():
+                score_ledger(self.ledger, self.cp, self.clock(), ["0"], keep=False)
+
+    def _threads(self, n: int | None) -> None:
+        """Set DuckDB's worker threads for an embedded ledger (None: DuckDB's default, one per
+        core); a PostgreSQL ledger's engine runs on a DuckDB of its own, left as it is."""
+        connection = getattr(self.ledger.store, "connection", None)
+        if self.ledger.store.dialect.name == "duckdb" and connection is not None:
+            connection.execute("RESET threads" if n is None else f"SET threads = {int(n)}")
+
+    @contextmanager
+    def engine_threads(self) -> Iterator[None]:
+        """Every core for an engine run, then back to ``REQUEST_THREADS``. Call under the lock."""
+        self._threads(None)
+        try:
+            yield
+        finally:
+            self._threads(REQUEST_THREADS)
 
     def clients_stale(self) -> bool:
         return time.monotonic() - self._clients_at > CLIENTS_TTL_SECONDS
@@ -140,15 +163,16 @@ class Service:
         with self.lock:
             state = latest_states(self.ledger, self.cp, [subject_id]).get(subject_id)
             if state is None or state["scored_at"] < self.clock() - MAX_STATE_AGE:
-                rescore(self.ledger, self.cp, [subject_id], self.clock())
+                self.rescore([subject_id])
                 state = latest_states(self.ledger, self.cp, [subject_id]).get(subject_id)
         if state is None:
             raise ApiError(404, f"the subject is not scored under {self.cp.version_id}")
         return state
 
-    def rescore(self, subject_ids: list[str]) -> None:
-        with self.lock:
-            rescore(self.ledger, self.cp, subject_ids, self.clock())
+    def rescore(self, subject_ids: list[str], now: datetime | None = None) -> None:
+        """Rescore these subjects at ``now`` (the clock's time when None) and keep their state."""
+        with self.lock, self.engine_threads():
+            rescore(self.ledger, self.cp, subject_ids, now or self.clock())
 
     def sweep(self, force: bool = False) -> list[disputes.Dispute]:
         """Void events of disputes past their deadline (at most once a minute unless forced)."""
@@ -158,6 +182,6 @@ class Service:
         with self.lock:
             closed = disputes.sweep(self.ledger)
             if closed:
-                rescore(self.ledger, self.cp, sorted({d.subject_id for d in closed}), now)
+                self.rescore(sorted({d.subject_id for d in closed}), now)
             self._swept = now
         return closed
