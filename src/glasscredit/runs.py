@@ -54,7 +54,7 @@ def _previous(ledger: Ledger, b: Backend, cp: CompiledPolicy, as_of: datetime,
     only appends), so on a backend kept with its ledger the frame of each is made once and
     handed out again while it is the latest: the engine then reuses its prepared subset plan
     and its rank index instead of loading a million scores at every call."""
-    from glasscredit.ledger.snapshots import snapshot_times
+    from glasscredit.ledger.snapshots import latest_snapshot_time
 
     before = as_of - timedelta(microseconds=1)
     kept = getattr(ledger, "_engine_backend", None) is b
@@ -62,20 +62,19 @@ def _previous(ledger: Ledger, b: Backend, cp: CompiledPolicy, as_of: datetime,
     for name in ("list_state", "measure_state", "scores"):
         if name == "scores" and not subset:
             continue
-        times = [t for t in snapshot_times(ledger, name, cp.content_hash)
-                 if t <= before.replace(tzinfo=None)]
-        if not times:
+        latest = latest_snapshot_time(ledger, name, cp.content_hash, before)
+        if latest is None:
             continue
         memo = ("snapshot", name, cp.content_hash)
         hit = b.memo.get(memo) if kept else None
-        if hit is not None and hit[0] == times[-1]:
+        if hit is not None and hit[0] == latest:
             frames[name] = hit[1]
             continue
-        table = ledger.read_snapshot(name, cp.content_hash, before)
+        table = ledger.read_snapshot(name, cp.content_hash, latest)
         if table.num_rows:
             frames[name] = b.from_arrow(table.select(list(SNAPSHOT_SCHEMAS[name])))
             if kept:
-                b.memo[memo] = (times[-1], frames[name])
+                b.memo[memo] = (latest, frames[name])
     return Snapshot(**frames)
 
 

@@ -73,31 +73,34 @@ def write_snapshot(
     return ledger.append(snapshot_batch(name, policy_hash, as_of, table))
 
 
-def snapshot_times(ledger: Ledger, name: str, policy_hash: str) -> list[datetime]:
-    """Every ``as_of`` stored for a policy, oldest first."""
-    stored = SNAPSHOT_TABLES[name]
-    rows = ledger.store.query(ledger.store.dialect.sql(
-        f"SELECT DISTINCT as_of FROM {stored} WHERE policy_hash = ? ORDER BY as_of"),
-        [policy_hash])
-    return [v for v in rows.column(0).to_pylist() if v is not None] if rows.num_rows else []
+def latest_snapshot_time(ledger: Ledger, name: str, policy_hash: str,
+                         as_of: datetime | None = None) -> datetime | None:
+    """The ``as_of`` of a policy's latest snapshot at or before ``as_of`` (any time if None);
+    None when there is none. One aggregate, not the list of every run's time."""
+    if name not in SNAPSHOT_TABLES:
+        raise InputError(f"unknown snapshot {name!r}; known: {', '.join(SNAPSHOT_TABLES)}")
+    sql = f"SELECT max(as_of) FROM {SNAPSHOT_TABLES[name]} WHERE policy_hash = ?"
+    params: list[object] = [policy_hash]
+    if as_of is not None:
+        sql += " AND as_of <= ?"
+        params.append(as_of.replace(tzinfo=None))
+    found = ledger.store.fetch(ledger.store.dialect.sql(sql), params)
+    return found[0][0] if found else None
 
 
 def read_snapshot(
     ledger: Ledger, name: str, policy_hash: str, as_of: datetime | None = None
 ) -> pa.Table:
     """The latest snapshot at or before ``as_of`` (any time if None); empty when none exists."""
-    if name not in SNAPSHOT_TABLES:
-        raise InputError(f"unknown snapshot {name!r}; known: {', '.join(SNAPSHOT_TABLES)}")
-    times = [t for t in snapshot_times(ledger, name, policy_hash)
-             if as_of is None or t <= as_of.replace(tzinfo=None)]
+    latest = latest_snapshot_time(ledger, name, policy_hash, as_of)
     cols = list(SNAPSHOT_SCHEMAS[name]) + list(OPTIONAL.get(name, ()))
     fields = [(c, pa.string() if c == "subject_id" else _arrow_type(name, c)) for c in cols]
     schema = pa.schema(fields)
-    if not times:
+    if latest is None:
         return schema.empty_table()
     select = ", ".join("CAST(subject_id AS VARCHAR) AS subject_id" if c == "subject_id" else c
                        for c in cols)
-    stamp = times[-1].isoformat(sep=" ")
+    stamp = latest.isoformat(sep=" ")
     return ledger.store.query(
         f"SELECT {select} FROM {SNAPSHOT_TABLES[name]} WHERE policy_hash = '{_quote(policy_hash)}'"
         f" AND as_of = TIMESTAMP '{stamp}' ORDER BY subject_id", schema=schema)
