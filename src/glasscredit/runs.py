@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from glasscredit.engine.run import Inputs, Result, Snapshot, score
+from glasscredit.engine.run import Inputs, Result, Snapshot, hops_and_types, score
 from glasscredit.engine.sessions import Backend, duckdb_backend
 from glasscredit.engine.tables import SNAPSHOT_SCHEMAS
 from glasscredit.errors import InputError, LedgerError
@@ -31,21 +31,50 @@ def check_mode(ledger: Ledger, cp: CompiledPolicy) -> None:
                           "and cannot serve live decisions")
 
 
-def ledger_inputs(ledger: Ledger) -> tuple[Backend, Inputs]:
+def ledger_inputs(ledger: Ledger, cp: CompiledPolicy | None = None,
+                  subjects: list[str] | None = None) -> tuple[Backend, Inputs]:
     """The engine over the ledger: in place on a DuckDB file, via Arrow from PostgreSQL.
 
-    A DuckDB ledger keeps one backend for its connection (a SQLFrame session registers its
-    functions on the connection once), so prepared plans are reused across runs.
+    A ledger keeps one backend (a SQLFrame session registers its functions on its connection
+    once), so prepared plans and snapshot frames are reused across runs. On PostgreSQL the
+    inputs are copied into that backend's in-memory DuckDB at every call (replacing the last
+    call's): for a subset run (``cp`` and ``subjects`` given) only the rows it can read, the
+    subjects in scope (``ledger_scope``) with their events and voids, the relation rows that
+    touch them, and every source. Read a run's result before the next run on the same ledger.
     """
     connection = getattr(ledger.store, "connection", None)
-    if ledger.store.dialect.name == "duckdb" and connection is not None:
-        b = getattr(ledger, "_engine_backend", None)
-        if b is None:
-            b = duckdb_backend(connection)
-            ledger._engine_backend = b  # type: ignore[attr-defined]
-        return b, Inputs(**{name: b.table(name) for name in ENGINE_INPUTS})
-    b = duckdb_backend()
-    return b, Inputs(**{name: b.from_arrow(ledger.table(name)) for name in ENGINE_INPUTS})
+    in_place = ledger.store.dialect.name == "duckdb" and connection is not None
+    b = getattr(ledger, "_engine_backend", None)
+    if b is None:
+        b = duckdb_backend(connection if in_place else None)
+        ledger._engine_backend = b  # type: ignore[attr-defined]
+    if not in_place:
+        scope = None if cp is None or subjects is None else ledger_scope(ledger, cp, subjects)
+        for name in ENGINE_INPUTS:
+            b.from_arrow(ledger.table(name, scope), name, replace=True)
+    return b, Inputs(**{name: b.table(name) for name in ENGINE_INPUTS})
+
+
+def ledger_scope(ledger: Ledger, cp: CompiledPolicy, subjects: list[str]) -> list[str]:
+    """The subjects a subset run of ``cp`` reads, found in the ledger: ``subjects`` and the
+    rings of neighbours its network term and measures reach, by relation type and whatever
+    the relation's validity (the engine's own law, a superset it narrows itself)."""
+    hops, types = hops_and_types(cp)
+    wanted = set(types)
+    found: set[int] = set()
+    frontier = {int(s) for s in subjects if s.isdigit()}  # ledger ids are numbers
+    for _ in range(hops):
+        if not frontier:
+            break
+        ids = sorted(frontier)
+        pairs = ledger.store.fetch(ledger.store.dialect.sql(
+            "SELECT subject_id, related_id, relation FROM ledger_relations WHERE subject_id = "
+            "ANY(CAST(? AS BIGINT[])) OR related_id = ANY(CAST(? AS BIGINT[]))"), [ids, ids])
+        found |= frontier
+        near = ({r for s, r, t in pairs if s in frontier and t in wanted}
+                | {s for s, r, t in pairs if r in frontier and t in wanted})
+        frontier = near - found
+    return [str(s) for s in sorted(found | frontier)]
 
 
 def _previous(ledger: Ledger, b: Backend, cp: CompiledPolicy, as_of: datetime,
@@ -92,7 +121,7 @@ def score_ledger(ledger: Ledger, cp: CompiledPolicy, as_of: datetime,
                  subjects: list[str] | None = None, *, keep: bool = True) -> Run:
     """Score a ledger at ``as_of``; a full run is kept as the snapshot the next run chains from."""
     check_mode(ledger, cp)
-    b, inputs = ledger_inputs(ledger)
+    b, inputs = ledger_inputs(ledger, cp, subjects)
     result = score(b, inputs, cp, as_of, subjects, _previous(ledger, b, cp, as_of,
                                                               subjects is not None))
     kept = keep and subjects is None

@@ -3,16 +3,17 @@ voids change what it sees; snapshots chain runs; modes keep research and real da
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from ledgerkit import KEY, PERSON, PERSON_2, Clock, events_table
 
 from glasscredit.errors import LedgerError
+from glasscredit.ids import resident_id
 from glasscredit.ledger.ingest import ingest_table
 from glasscredit.ledger.ledger import Ledger
 from glasscredit.policy.load import compile_policy
-from glasscredit.runs import decide, score_ledger
+from glasscredit.runs import decide, ledger_inputs, ledger_scope, score_ledger
 
 RULES = """
 aggregation: additive
@@ -114,3 +115,62 @@ def test_a_research_ledger_never_serves_live_decisions(tmp_path) -> None:
                    datetime(2026, 6, 1))
     finally:
         research.close()
+
+
+NETWORK = compile_policy("""
+policy: circles
+mode: simulation
+aggregation: weighted
+scale: {min: 0, max: 100}
+categories:
+  - {name: own, weight: 0.8, curve: {type: linear, lo: -50, hi: 50}}
+  - {name: circle, weight: 0.2, curve: {type: linear, lo: 0, hi: 100},
+     network: {relations: [friend], aggregate: mean}}
+rules:
+  - {id: late, kind: bill_payment, points: -25, category: own, reason: "Late bill"}
+""")
+
+
+def test_a_subset_run_reads_only_its_scope_and_equals_the_full_run(location: str) -> None:
+    """A's friends are B and C (F is family, which this policy does not count); D and E are
+    further out. On PostgreSQL a subset run copies only the scope's rows into the engine; on
+    DuckDB it reads in place."""
+    a, b, c, d, e, f = (resident_id("110105", date(1980, 1, 1) + timedelta(days=n), 1 + n)
+                        for n in range(6))
+    book = Ledger.init(location, KEY, research=True, clock=Clock(datetime(2025, 6, 1)))
+    try:
+        book.add_source("bank", 1.0)
+        late = [("b1", b), ("c1", c), ("c2", c), ("d1", d)]
+        report = ingest_table(book, events_table([
+            {"source_event_id": k, "subject": s, "attrs": '{"days_late": 40}'}
+            for k, s in late]), "bank")
+        assert not report.rejected
+        since = datetime(2023, 1, 1)
+        for x, y, kind in ((a, b, "friend"), (c, a, "friend"), (b, d, "friend"),
+                           (d, e, "friend"), (a, f, "family"), (e, f, "friend")):
+            book.relate(x, y, kind, valid_from=since)
+        ids = {name: book.subject_id(p) for name, p in zip("abcdef", (a, b, c, d, e, f),
+                                                           strict=True)}
+        assert ledger_scope(book, NETWORK, [ids["a"]]) == sorted(
+            [ids["a"], ids["b"], ids["c"]])
+        at = datetime(2025, 6, 1)
+        full = {r["subject_id"]: r["score"] for r in score_ledger(
+            book, NETWORK, at, keep=False).result.arrow("scores").to_pylist()}
+        one = score_ledger(book, NETWORK, at, [ids["a"]], keep=False)
+        rows = one.result.arrow("scores").to_pylist()
+        # own: a 50, b (-25 + 50) / 100 -> 25, c 0; a's friends' mean 12.5:
+        # a = 0.8 x 100 x 0.5 + 0.2 x 100 x 0.125 = 42.5
+        assert [(r["subject_id"], r["score"]) for r in rows] == [(ids["a"], pytest.approx(
+            42.5, abs=1e-9))]
+        assert rows[0]["score"] == pytest.approx(full[ids["a"]], abs=1e-9)
+        b_, inputs = ledger_inputs(book, NETWORK, [ids["a"]])
+        loaded = {name: b_.to_arrow(getattr(inputs, name)).num_rows
+                  for name in ("subjects", "events", "relations")}
+        if book.store.dialect.name == "postgres":  # b's event, c's two; the 4 links of a, b, c
+            assert loaded == {"subjects": 3, "events": 3, "relations": 4}
+        else:  # the ledger's own views
+            assert loaded == {"subjects": 6, "events": 4, "relations": 6}
+        again = score_ledger(book, NETWORK, at, keep=False).result.arrow("scores")
+        assert {r["subject_id"]: r["score"] for r in again.to_pylist()} == full
+    finally:
+        book.close()

@@ -76,16 +76,20 @@ class Backend:
         """A DataFrame over a table or view the session can see."""
         return self.session.table(name)
 
-    def from_arrow(self, data: pa.Table, name: str | None = None) -> Any:
-        """Register an Arrow table and return it as a DataFrame."""
+    def from_arrow(self, data: pa.Table, name: str | None = None, *,
+                   replace: bool = False) -> Any:
+        """Register an Arrow table and return it as a DataFrame; ``replace``: a table of that
+        name made before is replaced (an input reloaded for each run)."""
         name = name or f"gc_in_{next(_counter)}"
         if self.name == "spark":
             return self.session.createDataFrame(data)
         if self.name == "duckdb":
+            create = "CREATE OR REPLACE TEMP TABLE" if replace else "CREATE TEMP TABLE"
             self.connection.register(f"{name}_arrow", data)
-            self.connection.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+            self.connection.execute(f"{create} {name} AS SELECT * FROM {name}_arrow")
             self.connection.unregister(f"{name}_arrow")
-            self._temps.append(name)
+            if name not in self._temps:
+                self._temps.append(name)
             return self._known(name)
         raise BackendError(f"backend {self.name!r} takes input tables by name, not Arrow")
 

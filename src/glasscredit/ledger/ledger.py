@@ -28,6 +28,15 @@ _ARROW_TYPES = {"string": pa.string(), "double": pa.float64(), "timestamp": pa.t
 VOID_KINDS = ("void", "correction")
 RELATIONS = RELATION_TYPES
 POLICY_MODES = ("live", "simulation")
+_ANY_ID = "ANY(CAST(? AS BIGINT[]))"
+#: The rows of engine inputs that belong to a set of subjects (``Ledger.table``), as the
+#: condition added to each view: one list parameter per ``?``, over the stored columns.
+_OF_SUBJECTS = {
+    "subjects": f"subject_id = {_ANY_ID}",
+    "events": f"subject_id = {_ANY_ID}",
+    "voids": f"event_id IN (SELECT event_id FROM ledger_events WHERE subject_id = {_ANY_ID})",
+    "relations": f"subject_id = {_ANY_ID} OR related_id = {_ANY_ID}",
+}
 
 
 def utc_now() -> datetime:
@@ -87,7 +96,11 @@ class Ledger:
         return cls(open_store(location), key, clock)
 
     def close(self) -> None:
-        """Release the database."""
+        """Release the database (and the engine's own DuckDB, for a PostgreSQL ledger)."""
+        engine = getattr(self, "_engine_backend", None)  # set by runs.ledger_inputs
+        if engine is not None and engine.connection is not getattr(self.store, "connection",
+                                                                    None):
+            engine.connection.close()
         self.store.close()
 
     def __enter__(self) -> Ledger:
@@ -189,12 +202,20 @@ class Ledger:
         prefix = f"{self.store.namespace}." if self.store.namespace else ""
         return {name: prefix + name for name in ENGINE_VIEWS}
 
-    def table(self, name: str) -> pa.Table:
-        """One engine input table, typed exactly as ``engine.tables.INPUT_SCHEMAS`` says."""
+    def table(self, name: str, subjects: list[str] | None = None) -> pa.Table:
+        """One engine input table, typed exactly as ``engine.tables.INPUT_SCHEMAS`` says;
+        with ``subjects`` (internal ids), only their rows: their subject rows, events and
+        those events' voids, the relation rows with either end among them, every source."""
         if name not in INPUT_SCHEMAS:
             raise InputError(f"unknown engine table {name!r}; known: {', '.join(INPUT_SCHEMAS)}")
         schema = arrow_schema(INPUT_SCHEMAS[name])
-        return self.store.query(f"SELECT {', '.join(schema.names)} FROM {name}", schema=schema)
+        if subjects is None or name not in _OF_SUBJECTS:
+            return self.store.query(f"SELECT {', '.join(schema.names)} FROM {name}",
+                                    schema=schema)
+        ids = [int(s) for s in subjects]
+        where = _OF_SUBJECTS[name]
+        return self.store.query(self.store.dialect.sql(f"{ENGINE_VIEWS[name]} WHERE {where}"),
+                                [ids] * where.count("?"), schema=schema)
 
     def write_scores(self, policy_hash: str, as_of: datetime, table: pa.Table) -> AppendResult:
         """Keep one scoring run (subject_id, subject_kind, score[, band]) for explain/decide."""

@@ -65,6 +65,11 @@ DIALECTS: Final[dict[str, Dialect]] = {
             "CREATE UNIQUE INDEX IF NOT EXISTS ledger_subjects_id ON ledger_subjects (subject_id)",
             "CREATE INDEX IF NOT EXISTS ledger_events_subject ON ledger_events (subject_id)",
             "CREATE INDEX IF NOT EXISTS ledger_voids_event ON ledger_voids (event_id)",
+            # A subset run reads the relations touching its subjects from either end.
+            "CREATE INDEX IF NOT EXISTS ledger_relations_subject ON ledger_relations "
+            "(subject_id)",
+            "CREATE INDEX IF NOT EXISTS ledger_relations_related ON ledger_relations "
+            "(related_id)",
             # The HTTP service reads these by subject (or client) for every request group and
             # listing; ``Ledger.ensure_tables`` adds them to ledgers made before.
             "CREATE INDEX IF NOT EXISTS ledger_consents_subject ON ledger_consents "
