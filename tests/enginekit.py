@@ -12,6 +12,21 @@ from glasscredit.engine.run import Inputs, Snapshot
 from glasscredit.engine.sessions import Backend
 from glasscredit.engine.tables import INPUT_SCHEMAS, SNAPSHOT_SCHEMAS
 
+#: A weighted policy whose second category is the mean of friends' own scores (one hop):
+#: pinned by hand in test_engine_pinned and, on a ledger, in tests/ledger.
+NETWORK_POLICY = """
+policy: friends
+mode: simulation
+aggregation: weighted
+scale: {min: 0, max: 100}
+categories:
+  - {name: own, weight: 0.8, curve: {type: linear, lo: -50, hi: 50}}
+  - {name: circle, weight: 0.2, curve: {type: linear, lo: 0, hi: 100},
+     network: {relations: [friend], aggregate: mean}}
+rules:
+  - {id: late, kind: bill_payment, points: -25, category: own, reason: "Late bill"}
+"""
+
 _ARROW = {"string": pa.string(), "double": pa.float64(), "timestamp": pa.timestamp("us"),
           "boolean": pa.bool_()}
 

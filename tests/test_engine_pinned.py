@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from enginekit import D, ev, inputs, rows, snapshot_from
+from enginekit import NETWORK_POLICY, D, ev, inputs, rows, snapshot_from
 from glasscredit.engine.run import score
 from glasscredit.engine.sessions import duckdb_backend
 from glasscredit.policy.load import compile_policy
@@ -152,18 +152,7 @@ def test_weighted_curves_and_reliability(b):
     assert why[0]["points_lost"] == pytest.approx(72.0, abs=1e-9)
 
 
-NETWORK = """
-policy: friends
-mode: simulation
-aggregation: weighted
-scale: {min: 0, max: 100}
-categories:
-  - {name: own, weight: 0.8, curve: {type: linear, lo: -50, hi: 50}}
-  - {name: circle, weight: 0.2, curve: {type: linear, lo: 0, hi: 100},
-     network: {relations: [friend], aggregate: mean}}
-rules:
-  - {id: late, kind: bill_payment, points: -25, category: own, reason: "Late bill"}
-"""
+NETWORK = NETWORK_POLICY
 
 
 def test_network_mean_of_friends_own_scores(b):

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from ledgerkit import KEY, PERSON, PERSON_2, Clock, events_table
 
+from enginekit import NETWORK_POLICY
 from glasscredit.errors import LedgerError
 from glasscredit.ids import resident_id
 from glasscredit.ledger.ingest import ingest_table
@@ -117,18 +118,7 @@ def test_a_research_ledger_never_serves_live_decisions(tmp_path) -> None:
         research.close()
 
 
-NETWORK = compile_policy("""
-policy: circles
-mode: simulation
-aggregation: weighted
-scale: {min: 0, max: 100}
-categories:
-  - {name: own, weight: 0.8, curve: {type: linear, lo: -50, hi: 50}}
-  - {name: circle, weight: 0.2, curve: {type: linear, lo: 0, hi: 100},
-     network: {relations: [friend], aggregate: mean}}
-rules:
-  - {id: late, kind: bill_payment, points: -25, category: own, reason: "Late bill"}
-""")
+NETWORK = compile_policy(NETWORK_POLICY)
 
 
 def test_a_subset_run_reads_only_its_scope_and_equals_the_full_run(location: str) -> None:
