@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 with warnings.catch_warnings():  # starlette asks for httpx2; httpx is what the project pins
     warnings.simplefilter("ignore")
@@ -21,10 +17,9 @@ from glasscredit.api import create_app
 from glasscredit.api.limits import Limits
 from glasscredit.ledger.ledger import Ledger
 from glasscredit.rights.clients import add_client
+from storekit import KEY, NOW, Clock  # noqa: F401  (NOW: a Monday; tests import it here)
 
 POLICY = Path(__file__).with_name("service_policy.yaml")
-KEY = bytes(range(32))
-NOW = datetime(2026, 6, 1, 12, 0, 0)  # a Monday
 PERSON = "11010519491231002X"
 PERSON_2 = "34052419800101001X"
 PERSON_3 = "513200199909060190"
@@ -36,14 +31,6 @@ ROLES = {
 }
 
 
-class Clock:
-    """A settable clock shared by the ledger and the app."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
@@ -94,32 +81,6 @@ def make_world(tmp: Path, limits: Limits | None = None, location: str | None = N
     for name, (scopes, subject) in ROLES.items():
         world.keys[name] = add_client(ledger, name, scopes, subject)
     return world
-
-
-PG_URL = os.environ.get("GLASSCREDIT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def pg_url() -> str:
-    """A fresh PostgreSQL schema for one world; skipped when the server is down (failed
-    under CI, which must never pass by not testing PostgreSQL)."""
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL, connect_timeout=3) as con:
-            con.execute("SELECT 1")
-    except Exception as exc:  # any failure to talk to the server means "down"
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is down under CI: {exc}")
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    return f"{PG_URL}?schema=gc_api_{uuid.uuid4().hex[:12]}"
-
-
-def drop_pg(url: str) -> None:
-    from glasscredit.ledger.postgres_store import PostgresStore
-
-    store = PostgresStore(url)
-    store.drop()
-    store.close()
 
 
 def dumps(value: Any) -> str:

@@ -9,18 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from apikit import NOW, World, drop_pg, make_world, pg_url
+from apikit import NOW, World, make_world
 
-STORES = [
-    pytest.param("duckdb", id="duckdb"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
+from storekit import STORES, drop_pg, pg_url
 
 
 @pytest.fixture(scope="session", params=STORES)
 def shared_world(request: pytest.FixtureRequest,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    url = pg_url() if request.param == "postgres" else None
+    url = pg_url("gc_api") if request.param == "postgres" else None
     world = make_world(tmp_path_factory.mktemp("api"), location=url)
     try:
         yield world

@@ -7,37 +7,13 @@ skipped locally, but with ``CI`` set it fails: CI must never pass by not testing
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from ledgerkit import KEY, Clock, drop_pg, events_table, pg_url
+from ledgerkit import KEY, Clock, events_table
 
 from glasscredit.ledger.ledger import Ledger
 from glasscredit.ledger.pseudonym import Pseudonymiser
-
-STORES = [
-    pytest.param("duckdb", id="duckdb"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-
-
-@pytest.fixture(params=STORES)
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Where a fresh ledger goes: a DuckDB file, or a throw-away PostgreSQL schema."""
-    if request.param == "duckdb":
-        yield str(tmp_path / "ledger.duckdb")
-        return
-    url = pg_url()
-    try:
-        yield url
-    finally:
-        drop_pg(url)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/, for the kits ledgerkit imports
 from ledgerkit import KEY, PERSON, PERSON_2
 
 from glasscredit.ledger.batch import Batch

@@ -235,15 +235,15 @@ def test_concurrent_writers_store_a_replayed_key_once(location: str, make_events
 
 
 def test_postgres_half_fails_rather_than_skips_under_ci(monkeypatch) -> None:
-    import ledgerkit
+    import storekit
 
-    monkeypatch.setattr(ledgerkit, "PG_URL", "postgresql://postgres@127.0.0.1:1/none")
+    monkeypatch.setattr(storekit, "PG_URL", "postgresql://postgres@127.0.0.1:1/none")
     monkeypatch.setenv("CI", "1")
     with pytest.raises(pytest.fail.Exception, match="PostgreSQL is down under CI"):
-        ledgerkit.pg_url()
+        storekit.pg_url()
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
-        ledgerkit.pg_url()
+        storekit.pg_url()
 
 
 def test_engine_tables_name_the_views_in_their_schema(ledger: Ledger) -> None:

@@ -6,39 +6,11 @@ The PostgreSQL half is marked ``postgres``; skipped without a server, failed und
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from rightskit import KEY, Clock, pg_url
 
 from glasscredit.ledger.ledger import Ledger
-
-STORES = [
-    pytest.param("duckdb", id="duckdb"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-
-
-@pytest.fixture(params=STORES)
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Where a fresh ledger goes: a DuckDB file, or a throw-away PostgreSQL schema."""
-    if request.param == "duckdb":
-        yield str(tmp_path / "rights.duckdb")
-        return
-    url = pg_url()
-    try:
-        yield url
-    finally:
-        from glasscredit.ledger.postgres_store import PostgresStore
-
-        store = PostgresStore(url)
-        store.drop()
-        store.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from storekit import KEY, Clock
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pyarrow as pa
-from rightskit import Clock
 
 from glasscredit.ledger.batch import Batch
 from glasscredit.ledger.ledger import Ledger
 from glasscredit.rights import consent
 from glasscredit.rights.clients import active_client_ids, add_client, revoke_client
+from storekit import Clock
 
 PEOPLE = ("11010519491231002X", "34052419800101001X", "513200199909060190")
 

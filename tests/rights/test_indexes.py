@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from rightskit import KEY, Clock, pg_url
 
 from glasscredit.ledger.ledger import Ledger
 from glasscredit.rights.records import any_of
+from storekit import KEY, Clock, pg_url
 
 pytestmark = pytest.mark.postgres
 

@@ -10,13 +10,13 @@ from typing import Any
 import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
-from rightskit import Clock
 
 from glasscredit.ledger.ingest import ingest_table
 from glasscredit.ledger.ledger import Ledger
 from glasscredit.policy.load import CompiledPolicy, load_policy
 from glasscredit.rights.records import dumps, fetch
 from glasscredit.rights.state import latest_states, rescore, same_lists_and_measures
+from storekit import Clock
 
 POLICY = Path(__file__).parents[1] / "api" / "service_policy.yaml"
 PERSON = "11010519491231002X"
