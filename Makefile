@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py --events 1000000 --runs 3 \
 		--postgres postgresql://postgres@127.0.0.1:5432/test
 	$(BIN)/python benchmarks/api.py
+	$(BIN)/python benchmarks/pg_rescore.py --events 1000000
 	$(BIN)/python benchmarks/simulate.py --people 1000000 --orgs 50000 --months 12 --policy sesame
 
 clean:
