@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from glasscredit.engine.run import Inputs, Result, Snapshot, hops_and_types, score
+from glasscredit.engine.run import Inputs, Result, Snapshot, hops_and_types, next_ring, score
 from glasscredit.engine.sessions import Backend, duckdb_backend
 from glasscredit.engine.tables import SNAPSHOT_SCHEMAS
 from glasscredit.errors import InputError, LedgerError
 from glasscredit.ledger.ledger import Ledger
+from glasscredit.ledger.schema import any_of
 from glasscredit.policy.load import CompiledPolicy
 
 ENGINE_INPUTS = ("subjects", "sources", "events", "voids", "relations")
@@ -68,25 +69,22 @@ def ledger_scope(ledger: Ledger, cp: CompiledPolicy, subjects: list[str]) -> lis
             break
         ids = sorted(frontier)
         pairs = ledger.store.fetch(ledger.store.dialect.sql(
-            "SELECT subject_id, related_id, relation FROM ledger_relations WHERE subject_id = "
-            "ANY(CAST(? AS BIGINT[])) OR related_id = ANY(CAST(? AS BIGINT[]))"), [ids, ids])
+            "SELECT subject_id, related_id, relation FROM ledger_relations WHERE "
+            f"{any_of('subject_id')} OR {any_of('related_id')}"), [ids, ids])
         found |= frontier
-        near = ({r for s, r, t in pairs if s in frontier and t in wanted}
-                | {s for s, r, t in pairs if r in frontier and t in wanted})
-        frontier = near - found
+        frontier = next_ring(pairs, frontier, wanted) - found
     return [str(s) for s in sorted(found | frontier)]
 
 
 def _previous(ledger: Ledger, b: Backend, cp: CompiledPolicy, as_of: datetime,
               subset: bool) -> Snapshot:
     """The stored snapshots a run chains from. A stored snapshot never changes (the ledger
-    only appends), so on a backend kept with its ledger the frame of each is made once and
-    handed out again while it is the latest: the engine then reuses its prepared subset plan
-    and its rank index instead of loading a million scores at every call."""
-    from glasscredit.ledger.snapshots import latest_snapshot_time
+    only appends), so the frame of each is made once on the ledger's backend and handed out
+    again while it is the latest: the engine then reuses its prepared subset plan and its rank
+    index instead of loading a million scores at every call."""
+    from glasscredit.ledger.snapshots import latest_snapshot_time, snapshot_at
 
     before = as_of - timedelta(microseconds=1)
-    kept = getattr(ledger, "_engine_backend", None) is b
     frames: dict[str, Any] = {}
     for name in ("list_state", "measure_state", "scores"):
         if name == "scores" and not subset:
@@ -95,15 +93,14 @@ def _previous(ledger: Ledger, b: Backend, cp: CompiledPolicy, as_of: datetime,
         if latest is None:
             continue
         memo = ("snapshot", name, cp.content_hash)
-        hit = b.memo.get(memo) if kept else None
+        hit = b.memo.get(memo)
         if hit is not None and hit[0] == latest:
             frames[name] = hit[1]
             continue
-        table = ledger.read_snapshot(name, cp.content_hash, latest)
+        table = snapshot_at(ledger, name, cp.content_hash, latest)
         if table.num_rows:
             frames[name] = b.from_arrow(table.select(list(SNAPSHOT_SCHEMAS[name])))
-            if kept:
-                b.memo[memo] = (latest, frames[name])
+            b.memo[memo] = (latest, frames[name])
     return Snapshot(**frames)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from glasscredit.ledger.ledger import Ledger
-from glasscredit.rights.records import any_of
+from glasscredit.ledger.schema import any_of
 from storekit import KEY, Clock, pg_url
 
 pytestmark = pytest.mark.postgres

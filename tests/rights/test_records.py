@@ -9,7 +9,8 @@ import pytest
 
 import glasscredit
 from glasscredit.ledger.ledger import Ledger
-from glasscredit.rights.records import any_of, fetch, latest_rows
+from glasscredit.ledger.schema import any_of
+from glasscredit.rights.records import fetch, latest_rows
 
 
 def test_store_fetch_returns_rows_as_tuples(ledger: Ledger) -> None:

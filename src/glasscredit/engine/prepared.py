@@ -24,6 +24,7 @@ from glasscredit.engine.run import (
     Result,
     Snapshot,
     hops_and_types,
+    next_ring,
     plan_score,
 )
 from glasscredit.engine.scoring import touching
@@ -349,9 +350,7 @@ def _scope(con: Any, hops: int, table: str, rel: str, targets: list[str], types:
         _gather_relations(con, rel, table, sorted(frontier), found, lists)
         found |= frontier
         pairs = con.execute(f"SELECT subject_id, related_id, relation FROM {table}").fetchall()
-        new = ({r for s, r, t in pairs if s in frontier and t in wanted}
-               | {s for s, r, t in pairs if r in frontier and t in wanted})
-        frontier = new - found
+        frontier = next_ring(pairs, frontier, wanted) - found
     if not hops:  # no hops: the plan still reads the targets' relation rows
         _gather_relations(con, rel, table, sorted(frontier), found, lists)
     return sorted(found | frontier)
@@ -374,7 +373,8 @@ def _serve(b: Backend, prep: Prepared, names: tuple[str, ...], renames: dict[str
     if previous is not None:  # a result still held by its caller keeps its rows
         previous.settle()
     srv.generation += 1
-    con.execute("; ".join(f"DELETE FROM {t}" for t in srv.tables))
+    refilled = {srv.scope_table, srv.targets_table, *srv.id_tables}  # _fill empties these
+    con.execute("; ".join(f"DELETE FROM {t}" for t in srv.tables if t not in refilled))
     scope = targets
     if srv.relations_table is not None:
         assert prep.relations_sql is not None

@@ -133,6 +133,15 @@ def hops_and_types(cp: CompiledPolicy) -> tuple[int, list[str]]:
     return hops, types
 
 
+def next_ring(pairs: list[tuple[Any, Any, str]], frontier: set[Any],
+              types: set[str]) -> set[Any]:
+    """The subjects related to ``frontier`` by a relation of ``types`` among relation rows
+    ``(subject_id, related_id, relation)``, whatever the rows' validity: the superset a subset
+    run's scope is drawn from (the plan applies validity itself)."""
+    return ({r for s, r, t in pairs if s in frontier and t in types}
+            | {s for s, r, t in pairs if r in frontier and t in types})
+
+
 def scope_of(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
              subjects: list[str]) -> tuple[str, ...]:
     """The subset plus as many hops of neighbours as the network term and measures read."""

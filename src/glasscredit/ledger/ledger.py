@@ -19,7 +19,7 @@ from glasscredit.engine.tables import INPUT_SCHEMAS
 from glasscredit.errors import InputError, LedgerError
 from glasscredit.ledger.batch import AppendResult, Batch
 from glasscredit.ledger.pseudonym import Pseudonymiser
-from glasscredit.ledger.schema import ENGINE_VIEWS, SCHEMA_VERSION
+from glasscredit.ledger.schema import ENGINE_VIEWS, SCHEMA_VERSION, any_of
 from glasscredit.ledger.store import LedgerMeta, SQLStore
 
 Clock = Callable[[], datetime]
@@ -28,14 +28,13 @@ _ARROW_TYPES = {"string": pa.string(), "double": pa.float64(), "timestamp": pa.t
 VOID_KINDS = ("void", "correction")
 RELATIONS = RELATION_TYPES
 POLICY_MODES = ("live", "simulation")
-_ANY_ID = "ANY(CAST(? AS BIGINT[]))"
 #: The rows of engine inputs that belong to a set of subjects (``Ledger.table``), as the
 #: condition added to each view: one list parameter per ``?``, over the stored columns.
 _OF_SUBJECTS = {
-    "subjects": f"subject_id = {_ANY_ID}",
-    "events": f"subject_id = {_ANY_ID}",
-    "voids": f"event_id IN (SELECT event_id FROM ledger_events WHERE subject_id = {_ANY_ID})",
-    "relations": f"subject_id = {_ANY_ID} OR related_id = {_ANY_ID}",
+    "subjects": any_of("subject_id"),
+    "events": any_of("subject_id"),
+    "voids": f"event_id IN (SELECT event_id FROM ledger_events WHERE {any_of('subject_id')})",
+    "relations": f"{any_of('subject_id')} OR {any_of('related_id')}",
 }
 
 

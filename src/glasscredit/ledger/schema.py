@@ -14,6 +14,15 @@ from typing import Final
 SCHEMA_VERSION: Final = 1
 
 
+def any_of(column: str, sql_type: str = "BIGINT") -> str:
+    """A condition "``column`` is in the list bound to its one ``?``" (``sql_type`` names the
+    element type: BIGINT or TEXT). ``= ANY`` is the cheapest spelling both dialects share:
+    DuckDB plans it faster than ``IN (SELECT unnest(?))`` on small tables and runs it as fast
+    on large ones (``list_contains``, cheaper still to plan, scans the list per row: 3.5 times
+    slower over 3 M rows), and PostgreSQL serves it from an index."""
+    return f"{column} = ANY(CAST(? AS {sql_type}[]))"
+
+
 @dataclass(frozen=True)
 class Dialect:
     """What differs between DuckDB and PostgreSQL, as data rather than ``if`` chains."""

@@ -92,7 +92,14 @@ def read_snapshot(
     ledger: Ledger, name: str, policy_hash: str, as_of: datetime | None = None
 ) -> pa.Table:
     """The latest snapshot at or before ``as_of`` (any time if None); empty when none exists."""
-    latest = latest_snapshot_time(ledger, name, policy_hash, as_of)
+    return snapshot_at(ledger, name, policy_hash,
+                       latest_snapshot_time(ledger, name, policy_hash, as_of))
+
+
+def snapshot_at(ledger: Ledger, name: str, policy_hash: str, latest: datetime | None
+                ) -> pa.Table:
+    """The snapshot stored at exactly ``latest`` (a time ``latest_snapshot_time`` found);
+    empty for None."""
     cols = list(SNAPSHOT_SCHEMAS[name]) + list(OPTIONAL.get(name, ()))
     fields = [(c, pa.string() if c == "subject_id" else _arrow_type(name, c)) for c in cols]
     schema = pa.schema(fields)

@@ -18,7 +18,8 @@ import pyarrow as pa
 from glasscredit.errors import InputError
 from glasscredit.ledger.batch import Batch
 from glasscredit.ledger.ledger import Ledger
-from glasscredit.rights.records import any_of, fetch, latest_rows, query, rows
+from glasscredit.ledger.schema import any_of
+from glasscredit.rights.records import fetch, latest_rows, query, rows
 
 SCOPES: Final = ("source", "reader", "subject", "reviewer", "admin")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")

@@ -12,7 +12,8 @@ from typing import Any, Final
 
 from glasscredit.errors import InputError
 from glasscredit.ledger.ledger import Ledger
-from glasscredit.rights.records import any_of, fetch, latest_rows, page, query, rows
+from glasscredit.ledger.schema import any_of
+from glasscredit.rights.records import fetch, latest_rows, page, query, rows
 
 INQUIRY_WINDOW_DAYS: Final = 365
 _PURPOSE = re.compile(r"^[a-z][a-z0-9_\-]{1,63}$")

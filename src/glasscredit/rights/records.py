@@ -36,15 +36,6 @@ def fetch(ledger: Ledger, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     return ledger.store.fetch(ledger.store.dialect.sql(sql), list(params))
 
 
-def any_of(column: str, sql_type: str = "BIGINT") -> str:
-    """A condition "``column`` is in the list bound to its one ``?``" (``sql_type`` names the
-    element type: BIGINT or TEXT). ``= ANY`` is the cheapest spelling both dialects share:
-    DuckDB plans it faster than ``IN (SELECT unnest(?))`` on small tables and runs it as fast
-    on large ones (``list_contains``, cheaper still to plan, scans the list per row: 3.5 times
-    slower over 3 M rows), and PostgreSQL serves it from an index."""
-    return f"{column} = ANY(CAST(? AS {sql_type}[]))"
-
-
 def latest_rows(found: list[tuple[Any, ...]], key: int) -> dict[Any, tuple[Any, ...]]:
     """The latest row of each key among rows ``(*key columns, *values, batch_id)``: the first
     ``key`` columns make the key (one column: the value itself, else a tuple); the value is

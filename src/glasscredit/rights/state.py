@@ -16,8 +16,9 @@ from typing import Any, Final
 import pyarrow as pa
 
 from glasscredit.ledger.ledger import Ledger
+from glasscredit.ledger.schema import any_of
 from glasscredit.policy.load import CompiledPolicy
-from glasscredit.rights.records import any_of, dumps, fetch, new_id, query, rows
+from glasscredit.rights.records import dumps, fetch, new_id, query, rows
 from glasscredit.runs import score_ledger
 
 HOW_TO_DISPUTE: Final = (
@@ -52,10 +53,11 @@ def rescore(ledger: Ledger, cp: CompiledPolicy, subject_ids: list[str],
         new_measures = {name: {"type": kind, "context": context, "active": bool(active),
                                "since": since}
                         for _, name, kind, context, active, since in measures.get(sid, ())}
+        new_reasons = [_reason(r) for r in reasons.get(sid, ())]
         lists_text, measures_text = dumps(new_lists), dumps(new_measures)
+        # dumps({"band", "lists", "measures", "reasons", "score"}) with the two texts reused
         text = (f'{{"band":{dumps(band)},"lists":{lists_text},"measures":{measures_text},'
-                f'"reasons":{dumps([_reason(r) for r in reasons.get(sid, ())])},'
-                f'"score":{dumps(score)}}}')
+                f'"reasons":{dumps(new_reasons)},"score":{dumps(score)}}}')
         state_rows.append((int(sid), float(score), band, text))
         old_text = before.get(sid)
         if old_text is not None and same_lists_and_measures(old_text, lists_text,
@@ -70,7 +72,8 @@ def rescore(ledger: Ledger, cp: CompiledPolicy, subject_ids: list[str],
         list_rows += [{"subject_id": int(sid), "list": name, "listed": False, "since": None}
                       for name in old_lists if name not in new_lists
                       and old_lists[name]["listed"]]
-        state = json.loads(text)
+        state = {"band": band, "lists": new_lists, "measures": new_measures,
+                 "reasons": new_reasons, "score": score}
         notices += _notices(ledger, cp, sid, old or None, state, now)
     batch = {"ledger_subject_state": _state_table(state_rows, cp, now)}
     if list_rows:
