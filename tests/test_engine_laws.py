@@ -139,7 +139,7 @@ def test_prepared_replay_equals_the_plan_it_recorded(b):
         for subset in (None, ["p03", "p12"]):
             snap = Snapshot(scores=snapshot_from(b, score(b, inp, cp, as_of)).scores)
             plan = score(b, inp, cp, as_of, subset, snap, prepared=False)
-            prep = score(b, inp, cp, as_of, subset, snap)
+            prep = score(b, inp, cp, as_of, subset, snap, direct=False)
             # the full run replays bound SQL; a subset run, the serving replay's statements
             assert (prep.sql if subset is None else prep.executes) and not plan.sql
             for name in ("scores", "lists", "measures", "reasons"):

@@ -4,6 +4,7 @@ later run replaced its tables, and a bounded number of serving plans per connect
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pyarrow as pa
@@ -11,10 +12,14 @@ import pytest
 
 from enginekit import rows, snapshot_from
 from glasscredit.engine import serving
-from glasscredit.engine.run import Inputs, Snapshot, score
+from glasscredit.engine.run import Inputs, Snapshot
+from glasscredit.engine.run import score as engine_score
 from glasscredit.engine.sessions import duckdb_backend
 from glasscredit.examples import AS_OF, path, tables
 from glasscredit.policy.load import compile_policy
+
+#: the SQL subset replay, not the default real-time path (engine/direct.py)
+score = functools.partial(engine_score, direct=False)
 
 
 @pytest.fixture

@@ -88,9 +88,9 @@ class Result:
     def arrow(self, name: str) -> pa.Table:
         """One output table as Arrow, sorted by its key for stable comparisons."""
         keys = ORDER[name]
+        if name in self.fetched:
+            return self.fetched[name]
         if name in self.executes:
-            if name in self.fetched:
-                return self.fetched[name]
             srv, generation = self.serving
             if srv.generation != generation:  # settle() runs before a refill: never here
                 raise BackendError("a subset result's tables were refilled before it was read")
@@ -164,15 +164,22 @@ def _long(c: Ctx, state: Any, items: list[tuple[str, list[tuple[str, Any]]]], na
 
 def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
           subjects: list[str] | None = None, snapshot: Snapshot | None = None,
-          *, reasons: bool = True, prepared: bool = True) -> Result:
+          *, reasons: bool = True, prepared: bool = True, direct: bool = True) -> Result:
     """Scores, bands, ranks, lists, measures and reasons of every subject (or a subset) at as_of.
 
     On a backend that runs SQL text (DuckDB) the plan is built once per policy and input shape
     and replayed with the time and subjects bound (``prepared``); the result is the same.
+    There, a subset run is evaluated in Python over the scope's rows (engine/direct.py, the
+    real-time form, milliseconds a subject) unless ``direct`` is false: then the SQL subset
+    replay of engine/serving.py runs it. Every path gives the same rows.
     """
     if subjects is not None and not subjects:
         raise InputError("an empty subset: give at least one subject, or None for everyone")
     snapshot = snapshot or Snapshot()
+    if prepared and b.prepares and subjects is not None and direct:
+        from glasscredit.engine.direct import direct_score
+
+        return direct_score(b, inputs, cp, as_of, subjects, snapshot, reasons=reasons)
     if prepared and b.prepares:
         from glasscredit.engine.prepared import prepared_score
 

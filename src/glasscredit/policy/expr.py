@@ -409,6 +409,70 @@ def compile_column(node: Node, F: Any, resolve: Callable[[str], Any]) -> Any:
     return col(node)
 
 
+def to_python(node: Node) -> Callable[[Callable[[str], Any]], Any]:
+    """The tree as a Python function of a name resolver, with ``compile_column``'s SQL
+    semantics: NULL (None) propagates through arithmetic and comparisons, ``and``/``or`` are
+    three-valued, and dividing by zero gives NULL. Built once per condition; for the real-time
+    path (engine/direct.py), which evaluates conditions row by row."""
+    Fn = Callable[[Callable[[str], Any]], Any]
+    if isinstance(node, Lit):
+        value = node.value
+        return lambda r: value
+    if isinstance(node, Name):
+        name = node.name
+        return lambda r: r(name)
+    if isinstance(node, Unary):
+        inner = to_python(node.operand)
+        if node.op == "not":
+            return lambda r: _neg(inner(r), lambda v: not v)
+        return lambda r: _neg(inner(r), lambda v: -v)
+    if isinstance(node, IsNull):
+        inner, negated = to_python(node.operand), node.negated
+        return lambda r: (inner(r) is None) != negated
+    if isinstance(node, In):
+        inner, options, negated = (to_python(node.operand), [o.value for o in node.options],
+                                   node.negated)
+        return lambda r: _member(inner(r), options, negated)
+    a, b = to_python(node.left), to_python(node.right)
+    fn: Fn
+    if node.op == "and":
+        fn = lambda r: _and3(a(r), b(r))  # noqa: E731
+    elif node.op == "or":
+        fn = lambda r: _or3(a(r), b(r))  # noqa: E731
+    else:
+        op = _OPS[node.op]
+        fn = lambda r: _null_or(op, a(r), b(r))  # noqa: E731
+    return fn
+
+
+def _neg(v: Any, f: Callable[[Any], Any]) -> Any:
+    return None if v is None else f(v)
+
+
+def _member(v: Any, options: list[Any], negated: bool) -> Any:
+    return None if v is None else any(v == o for o in options) != negated
+
+
+def _and3(x: Any, y: Any) -> Any:
+    return False if x is False or y is False else None if x is None or y is None else True
+
+
+def _or3(x: Any, y: Any) -> Any:
+    return True if x is True or y is True else None if x is None or y is None else False
+
+
+def _null_or(op: Callable[[Any, Any], Any], x: Any, y: Any) -> Any:
+    return None if x is None or y is None else op(x, y)
+
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y,
+    "/": lambda x, y: None if y == 0 else x / y,
+    "==": lambda x, y: x == y, "!=": lambda x, y: x != y, "<": lambda x, y: x < y,
+    "<=": lambda x, y: x <= y, ">": lambda x, y: x > y, ">=": lambda x, y: x >= y,
+}
+
+
 def threshold(node: Node, name: str = "score") -> tuple[str, float] | None:
     """``(op, N)`` when the expression is a bare ``name >= N`` style comparison, else None."""
     if (isinstance(node, Binary) and node.op in ("<", "<=", ">", ">=")
