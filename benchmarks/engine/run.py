@@ -184,11 +184,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     if args.rescore > 0:
         print(f"  rescoring {args.rescore} subjects one by one (budget "
               f"{args.rescore_budget_minutes:g} min) ...", flush=True)
-        r = _worker("rescore", db, work / "rescore.json", "--snapshot",
-                    str(work / "engine.parquet"), "--n", str(args.rescore), "--budget",
-                    str(args.rescore_budget_minutes * 60), "--seed", str(args.seed))
-        res["rescore"] = r
-        (work / "rescore-profile.txt").write_text(r.pop("profile"))
+        # the real-time path, then the SQL subset replay as the baseline of the same run
+        for mode, key in (("direct", "rescore"), ("replay", "rescore_replay")):
+            r = _worker("rescore", db, work / f"{key}.json", "--snapshot",
+                        str(work / "engine.parquet"), "--n", str(args.rescore), "--budget",
+                        str(args.rescore_budget_minutes * 60 / 2), "--seed", str(args.seed),
+                        "--mode", mode)
+            res[key] = r
+            (work / f"{key}-profile.txt").write_text(r.pop("profile"))
     sql_dump = "\n\n".join(f"-- {s['call']} {s['seconds']} s\n{s['sql']}"
                            for s in res["runs"]["engine"][0]["statements"])
     (work / "engine-batch.sql").write_text(sql_dump)
@@ -216,17 +219,18 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
     eng = res["runs"]["engine"]
     s["engine_python"] = _median([r["python_seconds"] for r in eng])
     s["engine_duckdb"] = _median([r["duckdb_seconds"] for r in eng])
-    rs = res.get("rescore")
-    if rs and rs["latencies"]:
-        lat = np.array(rs["latencies"]) * 1000
-        duck = np.array(rs["duckdb_seconds"]) * 1000
-        s["rescore"] = {"n": len(lat), "p50": float(np.percentile(lat, 50)),
-                        "p99": float(np.percentile(lat, 99)), "max": float(lat.max()),
-                        "duck_p50": float(np.percentile(duck, 50)),
-                        "duck_p99": float(np.percentile(duck, 99)),
-                        "py_p50": float(np.percentile(lat - duck, 50)),
-                        "cold": rs["cold_first_call"] * 1000, "rss": rs["peak_rss_mb"],
-                        "mismatches": len(rs["mismatches"])}
+    for key in ("rescore", "rescore_replay"):
+        rs = res.get(key)
+        if rs and rs["latencies"]:
+            lat = np.array(rs["latencies"]) * 1000
+            duck = np.array(rs["duckdb_seconds"]) * 1000
+            s[key] = {"n": len(lat), "p50": float(np.percentile(lat, 50)),
+                      "p99": float(np.percentile(lat, 99)), "max": float(lat.max()),
+                      "duck_p50": float(np.percentile(duck, 50)),
+                      "duck_p99": float(np.percentile(duck, 99)),
+                      "py_p50": float(np.percentile(lat - duck, 50)),
+                      "cold": rs["cold_first_call"] * 1000, "rss": rs["peak_rss_mb"],
+                      "mismatches": len(rs["mismatches"])}
     return s
 
 

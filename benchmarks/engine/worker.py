@@ -180,7 +180,9 @@ def run_pandas(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_rescore(args: argparse.Namespace) -> dict[str, Any]:
-    """One-subject rescores against a snapshot of everyone's scores (the full run's)."""
+    """One-subject rescores against a snapshot of everyone's scores (the full run's):
+    ``--mode direct`` the real-time path (engine/direct.py), ``replay`` the SQL subset replay
+    (engine/serving.py)."""
     import numpy as np
     import pyarrow.parquet as pq
 
@@ -200,7 +202,8 @@ def run_rescore(args: argparse.Namespace) -> dict[str, Any]:
     def one(subject: str) -> tuple[float, float, float, float]:
         con.reset()
         t0 = time.perf_counter()
-        r = score(b, inp, cp, AS_OF, subjects=[subject], snapshot=snap)
+        r = score(b, inp, cp, AS_OF, subjects=[subject], snapshot=snap,
+                  direct=args.mode == "direct")
         row = r.arrow("scores")
         t1 = time.perf_counter()
         del r  # the result's temp tables go with it (not timed); release() would also drop
@@ -247,6 +250,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--budget", type=float, default=1e9)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--mode", choices=["direct", "replay"], default="direct",
+                    help="rescore: the real-time path, or the SQL subset replay")
     args = ap.parse_args()
     fn = {"engine": run_engine, "sql": run_sql, "pandas": run_pandas,
           "rescore": run_rescore, "prime": run_prime}[args.impl]

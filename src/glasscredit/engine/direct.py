@@ -115,15 +115,13 @@ def _us(column: str) -> str:
 
 
 def _relations_touching(con: Any, rel: str, ids: list[str]) -> list[tuple[Any, ...]]:
-    """Relation rows with either end among ``ids``; each lookup filters one column only, in a
-    materialised CTE, so DuckDB can use the table's order or an ART index on that column."""
+    """Relation rows with either end among ``ids``, in one statement of two lookups that each
+    filter one column only, so DuckDB can use an ART index (or the table's order) on it."""
     cols = f"subject_id, related_id, relation, {_us('valid_from')}, {_us('valid_to')}"
     listed = _quote(ids)
-    out = []
-    for column in ("subject_id", "related_id"):
-        out += con.execute(f"WITH m AS MATERIALIZED (SELECT * FROM ({rel}) WHERE {column} IN "
-                           f"({listed})) SELECT {cols} FROM m").fetchall()
-    return out
+    return list(con.execute(" UNION ALL ".join(
+        f"SELECT {cols} FROM ({rel}) WHERE {column} IN ({listed})"
+        for column in ("subject_id", "related_id"))).fetchall())
 
 
 def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
@@ -152,18 +150,29 @@ def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
     asof_text = "TIMESTAMP '" + as_of.replace(tzinfo=None).isoformat(sep=" ") + "'"
     events: list[tuple[Any, ...]] = []
     if kinds:
-        voided = "FALSE"
-        if inputs.voids is not None:
-            voided = (f"e.event_id IN (SELECT event_id FROM ({_text(b, inputs.voids)}) "
-                      f"WHERE voided_at <= {asof_text})")
-        events = con.execute(
-            f"WITH e AS MATERIALIZED (SELECT * FROM ({_text(b, inputs.events)}) "
+        # one indexed lookup; the voids and sources are read apart (a join in the same
+        # statement scans them whole and costs more than the two small statements)
+        found_events = con.execute(
+            f"WITH e AS MATERIALIZED (SELECT event_id, subject_id, kind, occurred_at, "
+            f"source_id, value, attrs FROM ({_text(b, inputs.events)}) "
             f"WHERE subject_id IN ({ids})) "
-            f"SELECT e.event_id, e.subject_id, e.kind, {_us('e.occurred_at')}, e.source_id, "
-            f"CAST(e.value AS DOUBLE), e.attrs, CAST(s.reliability AS DOUBLE), {voided} "
-            f"FROM e LEFT JOIN (SELECT source_id, reliability FROM "
-            f"({_text(b, inputs.sources)})) s ON e.source_id = s.source_id "
-            f"WHERE e.kind IN ({_quote(kinds)}) AND e.occurred_at <= {asof_text}").fetchall()
+            f"SELECT event_id, subject_id, kind, {_us('occurred_at')}, source_id, "
+            f"CAST(value AS DOUBLE), attrs FROM e "
+            f"WHERE kind IN ({_quote(kinds)}) AND occurred_at <= {asof_text}").fetchall()
+        voided: set[Any] = set()
+        if inputs.voids is not None and found_events:
+            voided = {r[0] for r in con.execute(
+                f"SELECT event_id FROM ({_text(b, inputs.voids)}) WHERE voided_at <= "
+                f"{asof_text} AND event_id IN (SELECT unnest(?))",
+                [[e[0] for e in found_events]]).fetchall()}
+        # the plan's left join to the sources: no row, reliability NULL; several, each
+        reliability: dict[Any, list[Any]] = defaultdict(list)
+        for source, rel in con.execute(
+                f"SELECT source_id, CAST(reliability AS DOUBLE) FROM "
+                f"({_text(b, inputs.sources)})").fetchall():
+            reliability[source].append(rel)
+        events = [(*e, r, e[0] in voided) for e in found_events
+                  for r in reliability.get(e[4], [None])]
     subjects = dict(con.execute(
         f"WITH m AS MATERIALIZED (SELECT * FROM ({_text(b, inputs.subjects)}) "
         f"WHERE subject_id IN ({ids})) SELECT subject_id, subject_kind FROM m").fetchall())
