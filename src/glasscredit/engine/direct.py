@@ -98,16 +98,19 @@ class Rows:
     measure_prev: dict[tuple[str, str], tuple[Any, Any, Any]] = field(default_factory=dict)
 
 
-def _quote(values: Iterable[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 def _text(b: Backend, frame: Any) -> str:
+    """A frame's SQL, rendered once per frame object (as the prepared path does)."""
     from glasscredit.engine.prepared import _text as text
 
     sql = text(b, frame)
     assert sql is not None
     return sql
+
+
+def _quote(values: Iterable[str]) -> str:
+    from glasscredit.engine.prepared import _quote as quote
+
+    return quote(list(values))
 
 
 def _us(column: str) -> str:
