@@ -217,3 +217,28 @@ def test_json_members_are_read_as_the_plan_casts_them():
     assert read({"s": 12}, "s", "string") == "12"
     with pytest.raises(InputError, match="not a number"):
         read({"n": "many"}, "n", "double")
+
+
+def test_a_long_subset_reads_its_ids_as_one_list_and_equals_the_full_run(b, cp):
+    """Past 64 ids the scope goes to DuckDB as one list parameter, not as literals."""
+    import random
+
+    from glasscredit.engine.prepared import LONG
+
+    rng = random.Random(5)
+    people = [f"p{i:03d}" for i in range(150)]
+    evs = [("bill_payment" if rng.random() < 0.7 else "blood_donation", rng.choice(people),
+            rng.randrange(240), rng.randrange(90), float(rng.randrange(900)),
+            rng.choice(["rent", "utility", "phone"]), rng.choice(["a", "b"]))
+           for _ in range(600)]
+    rels = [(rng.choice(people), rng.choice(people), rng.choice(["friend", "family"]),
+             None, None) for _ in range(200)]
+    inp = build(b, evs, rels)
+    inp.subjects = b.from_arrow(arrow("subjects", [
+        {"subject_id": s, "subject_kind": "person"} for s in people]))
+    pick = set(people[:LONG + 20])
+    whole = score(b, inp, cp, TIMES[1])
+    fast = score(b, inp, cp, TIMES[1], sorted(pick),
+                 Snapshot(scores=snapshot_from(b, whole).scores))
+    assert fast.fetched and fast.arrow("scores").num_rows == len(pick)
+    same(whole, fast, pick)

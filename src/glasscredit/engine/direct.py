@@ -113,6 +113,17 @@ def _quote(values: Iterable[str]) -> str:
     return quote(list(values))
 
 
+def _members(ids: list[str]) -> tuple[str, list[Any]]:
+    """What goes inside ``IN (…)`` for these ids, and its parameters: the literals for a short
+    list (DuckDB then looks each up in an index), one list parameter past ``prepared.LONG``
+    (thousands of literals cost milliseconds to parse, and DuckDB joins a long list anyway)."""
+    from glasscredit.engine.prepared import LONG
+
+    if len(ids) <= LONG:
+        return _quote(ids), []
+    return "SELECT unnest(?)", [ids]
+
+
 def _us(column: str) -> str:
     return f"epoch_us(CAST({column} AS TIMESTAMP))"
 
@@ -121,10 +132,10 @@ def _relations_touching(con: Any, rel: str, ids: list[str]) -> list[tuple[Any, .
     """Relation rows with either end among ``ids``, in one statement of two lookups that each
     filter one column only, so DuckDB can use an ART index (or the table's order) on it."""
     cols = f"subject_id, related_id, relation, {_us('valid_from')}, {_us('valid_to')}"
-    listed = _quote(ids)
+    listed, params = _members(ids)
     return list(con.execute(" UNION ALL ".join(
         f"SELECT {cols} FROM ({rel}) WHERE {column} IN ({listed})"
-        for column in ("subject_id", "related_id"))).fetchall())
+        for column in ("subject_id", "related_id")), params * 2).fetchall())
 
 
 def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
@@ -148,7 +159,7 @@ def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
             pairs = [(r[0], r[1], r[2]) for r in relations]
             frontier = next_ring(pairs, frontier, wanted) - found
     scope = sorted(found | frontier)
-    ids = _quote(scope)
+    ids, params = _members(scope)
     kinds = sorted({r.kind for r in cp.policy.rules})
     asof_text = "TIMESTAMP '" + as_of.replace(tzinfo=None).isoformat(sep=" ") + "'"
     events: list[tuple[Any, ...]] = []
@@ -161,7 +172,8 @@ def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
             f"WHERE subject_id IN ({ids})) "
             f"SELECT event_id, subject_id, kind, {_us('occurred_at')}, source_id, "
             f"CAST(value AS DOUBLE), attrs FROM e "
-            f"WHERE kind IN ({_quote(kinds)}) AND occurred_at <= {asof_text}").fetchall()
+            f"WHERE kind IN ({_quote(kinds)}) AND occurred_at <= {asof_text}",
+            params).fetchall()
         voided: set[Any] = set()
         if inputs.voids is not None and found_events:
             voided = {r[0] for r in con.execute(
@@ -178,7 +190,8 @@ def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
                   for r in reliability.get(e[4], [None])]
     subjects = dict(con.execute(
         f"WITH m AS MATERIALIZED (SELECT * FROM ({_text(b, inputs.subjects)}) "
-        f"WHERE subject_id IN ({ids})) SELECT subject_id, subject_kind FROM m").fetchall())
+        f"WHERE subject_id IN ({ids})) SELECT subject_id, subject_kind FROM m",
+        params).fetchall())
     rows = Rows(targets, scope, subjects, events, list(relations))
     for frame, key, flag, fields, into in (
             (snapshot.list_state, "list", "listed", ("since", "ended_at"), rows.list_prev),
@@ -191,7 +204,8 @@ def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
             f"WITH m AS MATERIALIZED (SELECT * FROM ({_text(b, frame)}) "
             f"WHERE subject_id IN ({ids})) SELECT subject_id, {key}, "
             f"max(CASE WHEN {flag} THEN 1.0 ELSE 0.0 END), "
-            f"max({_us(fields[0])}), max({_us(fields[1])}) FROM m GROUP BY ALL").fetchall()
+            f"max({_us(fields[0])}), max({_us(fields[1])}) FROM m GROUP BY ALL",
+            params).fetchall()
         for s, name, f, a, z in got:
             into[(s, name)] = (f, a, z)
     return rows
