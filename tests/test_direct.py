@@ -219,8 +219,10 @@ def test_json_members_are_read_as_the_plan_casts_them():
         read({"n": "many"}, "n", "double")
 
 
-def test_a_long_subset_reads_its_ids_as_one_list_and_equals_the_full_run(b, cp):
-    """Past 64 ids the scope goes to DuckDB as one list parameter, not as literals."""
+def test_long_subsets_are_read_in_chunks_or_as_one_list_and_equal_the_full_run(
+        b, cp, monkeypatch):
+    """Past 64 ids the scope's lookups go in branches of 64 literals; past ``MANY`` ids, as one
+    list parameter. Both give the full run's rows."""
     import random
 
     from glasscredit.engine.prepared import LONG
@@ -238,7 +240,20 @@ def test_a_long_subset_reads_its_ids_as_one_list_and_equals_the_full_run(b, cp):
         {"subject_id": s, "subject_kind": "person"} for s in people]))
     pick = set(people[:LONG + 20])
     whole = score(b, inp, cp, TIMES[1])
-    fast = score(b, inp, cp, TIMES[1], sorted(pick),
-                 Snapshot(scores=snapshot_from(b, whole).scores))
+    snap = Snapshot(scores=snapshot_from(b, whole).scores)
+    fast = score(b, inp, cp, TIMES[1], sorted(pick), snap, direct=True)
     assert fast.fetched and fast.arrow("scores").num_rows == len(pick)
     same(whole, fast, pick)
+    # by default a subset this large takes the SQL replay, with the same rows
+    replay = score(b, inp, cp, TIMES[1], sorted(pick), snap)
+    assert replay.executes
+    same(whole, replay, pick)
+    sql, params = direct.lookup("SELECT * FROM t", ("subject_id",), people[:100])
+    assert params == [] and sql.count(" UNION ALL ") == 1  # 64 + 36 literals
+    # past MANY ids (lowered here to the size of this ledger) the scope is one list parameter
+    monkeypatch.setattr(direct, "MANY", 40)
+    sql, params = direct.lookup("SELECT * FROM t", ("subject_id",), people)
+    assert params == [people] and "unnest(?)" in sql
+    many = score(b, inp, cp, TIMES[1], people, snap, direct=True)
+    assert many.fetched
+    same(whole, many, set(people))

@@ -113,29 +113,30 @@ def _quote(values: Iterable[str]) -> str:
     return quote(list(values))
 
 
-def _members(ids: list[str]) -> tuple[str, list[Any]]:
-    """What goes inside ``IN (…)`` for these ids, and its parameters: the literals for a short
-    list (DuckDB then looks each up in an index), one list parameter past ``prepared.LONG``
-    (thousands of literals cost milliseconds to parse, and DuckDB joins a long list anyway)."""
+#: past this many ids a lookup is one join over a list parameter (DuckDB scans the table);
+#: up to it, branches of at most ``prepared.LONG`` literals, each an ART index lookup. Fetched
+#: row by row, an index lookup costs ~0.06-0.1 ms a row on the reference workload, a scan of its
+#: 20 M events ~0.9 s: the index wins up to ~10,000 rows, about this many subjects' records.
+MANY = 512
+
+
+def lookup(select: str, columns: tuple[str, ...], ids: list[str]) -> tuple[str, list[Any]]:
+    """The rows of ``select`` whose ``columns`` (any of them) hold one of ``ids``, as SQL and
+    its parameters. Each branch filters one column with at most ``prepared.LONG`` literals, so
+    DuckDB looks it up in an ART index (or prunes by the table's order): a second condition
+    in the same scan, or a longer list, turns the index off."""
     from glasscredit.engine.prepared import LONG
 
-    if len(ids) <= LONG:
-        return _quote(ids), []
-    return "SELECT unnest(?)", [ids]
+    if len(ids) > MANY:
+        return (" UNION ALL ".join(f"{select} WHERE {c} IN (SELECT unnest(?))" for c in columns),
+                [ids] * len(columns))
+    chunks = [_quote(ids[i:i + LONG]) for i in range(0, len(ids), LONG)] or ["NULL"]
+    return " UNION ALL ".join(f"{select} WHERE {c} IN ({chunk})"
+                              for c in columns for chunk in chunks), []
 
 
 def _us(column: str) -> str:
     return f"epoch_us(CAST({column} AS TIMESTAMP))"
-
-
-def _relations_touching(con: Any, rel: str, ids: list[str]) -> list[tuple[Any, ...]]:
-    """Relation rows with either end among ``ids``, in one statement of two lookups that each
-    filter one column only, so DuckDB can use an ART index (or the table's order) on it."""
-    cols = f"subject_id, related_id, relation, {_us('valid_from')}, {_us('valid_to')}"
-    listed, params = _members(ids)
-    return list(con.execute(" UNION ALL ".join(
-        f"SELECT {cols} FROM ({rel}) WHERE {column} IN ({listed})"
-        for column in ("subject_id", "related_id")), params * 2).fetchall())
 
 
 def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
@@ -143,37 +144,42 @@ def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
     """The scope (``prepared._scope``'s law: the targets and as many rings of neighbours as
     the network term and measures read) and every row of it the plan reads."""
     con = b.connection
+
+    def rows_of(select: str, ids: list[str], outer: str = "SELECT * FROM m",
+                columns: tuple[str, ...] = ("subject_id",)) -> list[tuple[Any, ...]]:
+        # materialised first, so that the outer query's filters stay out of the lookups
+        sql, params = lookup(select, columns, ids)
+        return list(con.execute(f"WITH m AS MATERIALIZED ({sql}) {outer}", params).fetchall())
+
     hops, types = hops_and_types(cp)
     wanted = set(types)
     relations: dict[tuple[Any, ...], None] = {}  # ordered, each row once
     found: set[str] = set()
     frontier = set(targets)
     if inputs.relations is not None and hops:
-        rel = _text(b, inputs.relations)
+        rel = (f"SELECT subject_id, related_id, relation, {_us('valid_from')}, "
+               f"{_us('valid_to')} FROM ({_text(b, inputs.relations)})")
         for _ in range(hops):
             if not frontier:
                 break
-            for row in _relations_touching(con, rel, sorted(frontier)):
+            for row in rows_of(rel, sorted(frontier), columns=("subject_id", "related_id")):
                 relations.setdefault(row)
             found |= frontier
             pairs = [(r[0], r[1], r[2]) for r in relations]
             frontier = next_ring(pairs, frontier, wanted) - found
     scope = sorted(found | frontier)
-    ids, params = _members(scope)
     kinds = sorted({r.kind for r in cp.policy.rules})
     asof_text = "TIMESTAMP '" + as_of.replace(tzinfo=None).isoformat(sep=" ") + "'"
     events: list[tuple[Any, ...]] = []
     if kinds:
-        # one indexed lookup; the voids and sources are read apart (a join in the same
-        # statement scans them whole and costs more than the two small statements)
-        found_events = con.execute(
-            f"WITH e AS MATERIALIZED (SELECT event_id, subject_id, kind, occurred_at, "
-            f"source_id, value, attrs FROM ({_text(b, inputs.events)}) "
-            f"WHERE subject_id IN ({ids})) "
+        # the voids and sources are read apart: a join in the same statement scans them
+        # whole and costs more than the two small statements
+        found_events = rows_of(
+            f"SELECT event_id, subject_id, kind, occurred_at, source_id, value, attrs "
+            f"FROM ({_text(b, inputs.events)})", scope,
             f"SELECT event_id, subject_id, kind, {_us('occurred_at')}, source_id, "
-            f"CAST(value AS DOUBLE), attrs FROM e "
-            f"WHERE kind IN ({_quote(kinds)}) AND occurred_at <= {asof_text}",
-            params).fetchall()
+            f"CAST(value AS DOUBLE), attrs FROM m "
+            f"WHERE kind IN ({_quote(kinds)}) AND occurred_at <= {asof_text}")
         voided: set[Any] = set()
         if inputs.voids is not None and found_events:
             voided = {r[0] for r in con.execute(
@@ -182,16 +188,14 @@ def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
                 [[e[0] for e in found_events]]).fetchall()}
         # the plan's left join to the sources: no row, reliability NULL; several, each
         reliability: dict[Any, list[Any]] = defaultdict(list)
-        for source, rel in con.execute(
+        for source, rel_value in con.execute(
                 f"SELECT source_id, CAST(reliability AS DOUBLE) FROM "
                 f"({_text(b, inputs.sources)})").fetchall():
-            reliability[source].append(rel)
+            reliability[source].append(rel_value)
         events = [(*e, r, e[0] in voided) for e in found_events
                   for r in reliability.get(e[4], [None])]
-    subjects = dict(con.execute(
-        f"WITH m AS MATERIALIZED (SELECT * FROM ({_text(b, inputs.subjects)}) "
-        f"WHERE subject_id IN ({ids})) SELECT subject_id, subject_kind FROM m",
-        params).fetchall())
+    subjects = dict(rows_of(
+        f"SELECT subject_id, subject_kind FROM ({_text(b, inputs.subjects)})", scope))
     rows = Rows(targets, scope, subjects, events, list(relations))
     for frame, key, flag, fields, into in (
             (snapshot.list_state, "list", "listed", ("since", "ended_at"), rows.list_prev),
@@ -200,14 +204,13 @@ def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
         if frame is None:
             continue
         # max per (subject, name), as decide._pivot takes it
-        got = con.execute(
-            f"WITH m AS MATERIALIZED (SELECT * FROM ({_text(b, frame)}) "
-            f"WHERE subject_id IN ({ids})) SELECT subject_id, {key}, "
-            f"max(CASE WHEN {flag} THEN 1.0 ELSE 0.0 END), "
-            f"max({_us(fields[0])}), max({_us(fields[1])}) FROM m GROUP BY ALL",
-            params).fetchall()
-        for s, name, f, a, z in got:
-            into[(s, name)] = (f, a, z)
+        got = rows_of(
+            f"SELECT subject_id, {key}, {flag}, {fields[0]}, {fields[1]} "
+            f"FROM ({_text(b, frame)})", scope,
+            f"SELECT subject_id, {key}, max(CASE WHEN {flag} THEN 1.0 ELSE 0.0 END), "
+            f"max({_us(fields[0])}), max({_us(fields[1])}) FROM m GROUP BY ALL")
+        for s_id, name, f, a, z in got:
+            into[(s_id, name)] = (f, a, z)
     return rows
 
 
