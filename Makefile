@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.engine.run
+	$(BIN)/python -m benchmarks.engine.subsets
 	$(BIN)/python benchmarks/ingest.py --events 1000000 --runs 3 \
 		--postgres postgresql://postgres@127.0.0.1:5432/test
 	$(BIN)/python benchmarks/api.py

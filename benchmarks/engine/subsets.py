@@ -1,0 +1,52 @@
+"""Subset runs of growing size: the real-time path against the SQL subset replay.
+
+    .venv/bin/python -m benchmarks.engine.subsets      # after benchmarks.engine.run
+
+Times ``score(..., subjects=N random subjects, snapshot=everyone's scores)`` with every output
+collected, for each N, on each path, alternated (two of each), on the reference workload and
+against the full batch's scores that ``benchmarks.engine.run`` left in its results folder. The
+crossover it shows is where ``engine.run.DIRECT_LIMIT`` comes from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+from benchmarks.engine.generate import Params, dataset
+from benchmarks.engine.worker import AS_OF, ROOT, _engine_setup
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1,4,16,64,256")
+    ap.add_argument("--seed", type=int, default=11)
+    args = ap.parse_args()
+    from glasscredit.engine.run import Snapshot, score
+
+    db = dataset(Params(), progress=False)
+    full = pq.read_table(ROOT / "bench-data" / "results" / db.stem / "engine.parquet")
+    b, cp, inp, _ = _engine_setup(str(db))
+    snap = Snapshot(scores=b.from_arrow(full.select(["subject_id", "subject_kind", "score"])))
+    ids = full.column("subject_id").to_pylist()
+    rng = np.random.default_rng(args.seed)
+    for direct in (True, False):  # warm: plans, the snapshot's rank index
+        score(b, inp, cp, AS_OF, [ids[0]], snap, direct=direct).arrow("scores")
+    print("| subjects | real-time path (ms) | SQL replay (ms) |\n|---:|---|---|")
+    for n in (int(x) for x in args.sizes.split(",")):
+        times: dict[bool, list[float]] = {True: [], False: []}
+        for direct in (True, False, True, False):
+            picks = [ids[i] for i in rng.choice(len(ids), n, replace=False)]
+            t = time.perf_counter()
+            r = score(b, inp, cp, AS_OF, picks, snap, direct=direct)
+            for name in ("scores", "lists", "measures", "reasons"):
+                r.arrow(name)
+            times[direct].append((time.perf_counter() - t) * 1000)
+        print(f"| {n} | {', '.join(f'{x:,.0f}' for x in times[True])} | "
+              f"{', '.join(f'{x:,.0f}' for x in times[False])} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
