@@ -27,37 +27,21 @@ from typing import Any
 
 import pyarrow as pa
 
-from glasscredit.engine.plan import BIG, epoch, referenced_rules
+from glasscredit.engine.plan import _JSON_CAST, BIG, epoch, referenced_rules
 from glasscredit.engine.reasons import EPS, MAX_REASONS
 from glasscredit.engine.run import Inputs, Result, Snapshot, hops_and_types, next_ring
 from glasscredit.engine.sessions import Backend
 from glasscredit.errors import InputError
 from glasscredit.policy import expr
+from glasscredit.policy.expr import and3, not3
 from glasscredit.policy.load import CompiledPolicy
 from glasscredit.policy.model import Category, Curve
 
-_JSON_CAST = {"int": "double", "float": "double", "bool": "boolean"}
 _EPOCH = datetime(1970, 1, 1)
 _TS = pa.timestamp("us")
 
 
-# --- SQL's three-valued logic, for the CASE chains of decide.py -------------------------
-
-
-def _and(*xs: bool | None) -> bool | None:
-    if any(x is False for x in xs):
-        return False
-    return None if any(x is None for x in xs) else True
-
-
-def _or(*xs: bool | None) -> bool | None:
-    if any(x is True for x in xs):
-        return True
-    return None if any(x is None for x in xs) else False
-
-
-def _not(x: bool | None) -> bool | None:
-    return None if x is None else not x
+# --- NULL-propagating arithmetic, for the CASE chains of decide.py ------------------------
 
 
 def _ge(x: float | None, y: float | None) -> bool | None:
@@ -473,7 +457,7 @@ class Evaluator:
                 p_ended = _secs(prev[2]) if prev else None
                 held = _sub(t, p_since)
                 at_max = _ge(held, max_d) if max_d is not None else False
-                stays = _and(_not(at_max), _not(_and(leave, _ge(held, min_d))))
+                stays = and3(not3(at_max), not3(and3(leave, _ge(held, min_d))))
                 ended_old = ((_add(p_since, max_d) if max_d is not None else t)
                              if at_max is True else t)
                 new_since = trig if trig is not None else t
@@ -482,9 +466,9 @@ class Evaluator:
                 done = leave and (t - new_since) >= min_d
                 enters = enter and fresh and not expired and not done
                 listed = stays if was else enters
-                since = (p_since if _and(was, stays) is True
+                since = (p_since if and3(was, stays) is True
                          else new_since if (not was and enters) else None)
-                if _and(was, _not(stays)) is True:
+                if and3(was, not3(stays)) is True:
                     ended = ended_old
                 elif not was and enter and fresh and expired:
                     ended = new_since + max_d if max_d is not None else t

@@ -424,7 +424,7 @@ def to_python(node: Node) -> Callable[[Callable[[str], Any]], Any]:
     if isinstance(node, Unary):
         inner = to_python(node.operand)
         if node.op == "not":
-            return lambda r: _neg(inner(r), lambda v: not v)
+            return lambda r: not3(inner(r))
         return lambda r: _neg(inner(r), lambda v: -v)
     if isinstance(node, IsNull):
         inner, negated = to_python(node.operand), node.negated
@@ -436,9 +436,9 @@ def to_python(node: Node) -> Callable[[Callable[[str], Any]], Any]:
     a, b = to_python(node.left), to_python(node.right)
     fn: Fn
     if node.op == "and":
-        fn = lambda r: _and3(a(r), b(r))  # noqa: E731
+        fn = lambda r: and3(a(r), b(r))  # noqa: E731
     elif node.op == "or":
-        fn = lambda r: _or3(a(r), b(r))  # noqa: E731
+        fn = lambda r: or3(a(r), b(r))  # noqa: E731
     else:
         op = _OPS[node.op]
         fn = lambda r: _null_or(op, a(r), b(r))  # noqa: E731
@@ -453,11 +453,18 @@ def _member(v: Any, options: list[Any], negated: bool) -> Any:
     return None if v is None else any(v == o for o in options) != negated
 
 
-def _and3(x: Any, y: Any) -> Any:
+def not3(x: Any) -> Any:
+    """SQL's ``NOT``: NULL stays NULL."""
+    return None if x is None else not x
+
+
+def and3(x: Any, y: Any) -> Any:
+    """SQL's ``AND``: false wins over NULL."""
     return False if x is False or y is False else None if x is None or y is None else True
 
 
-def _or3(x: Any, y: Any) -> Any:
+def or3(x: Any, y: Any) -> Any:
+    """SQL's ``OR``: true wins over NULL."""
     return True if x is True or y is True else None if x is None or y is None else False
 
 
