@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from glasscredit.engine.run import Inputs, Result, Snapshot, hops_and_types, next_ring, score
+from glasscredit.engine.run import Inputs, Result, Snapshot, hops_and_types, rings, score
 from glasscredit.engine.sessions import Backend, duckdb_backend
 from glasscredit.engine.tables import SNAPSHOT_SCHEMAS
 from glasscredit.errors import InputError, LedgerError
@@ -53,27 +53,28 @@ def ledger_inputs(ledger: Ledger, cp: CompiledPolicy | None = None,
         scope = None if cp is None or subjects is None else ledger_scope(ledger, cp, subjects)
         for name in ENGINE_INPUTS:
             b.from_arrow(ledger.table(name, scope), name, replace=True)
-    return b, Inputs(**{name: b.table(name) for name in ENGINE_INPUTS})
+    # the frames name the tables, whose rows each call reads afresh: made once, they keep
+    # their rendered SQL (engine/prepared._text), which costs ~2 ms a frame to build again
+    inputs = b.memo.get("ledger_inputs")
+    if inputs is None:
+        inputs = b.memo["ledger_inputs"] = Inputs(**{n: b.table(n) for n in ENGINE_INPUTS})
+    return b, inputs
 
 
 def ledger_scope(ledger: Ledger, cp: CompiledPolicy, subjects: list[str]) -> list[str]:
     """The subjects a subset run of ``cp`` reads, found in the ledger: ``subjects`` and the
     rings of neighbours its network term and measures reach, by relation type and whatever
     the relation's validity (the engine's own law, a superset it narrows itself)."""
+    sql = ledger.store.dialect.sql(
+        "SELECT subject_id, related_id, relation FROM ledger_relations WHERE "
+        f"{any_of('subject_id')} OR {any_of('related_id')}")
+
+    def touching(frontier: list[int], _: set[int]) -> list[tuple[Any, ...]]:
+        return ledger.store.fetch(sql, [frontier, frontier])
+
     hops, types = hops_and_types(cp)
-    wanted = set(types)
-    found: set[int] = set()
-    frontier = {int(s) for s in subjects if s.isdigit()}  # ledger ids are numbers
-    for _ in range(hops):
-        if not frontier:
-            break
-        ids = sorted(frontier)
-        pairs = ledger.store.fetch(ledger.store.dialect.sql(
-            "SELECT subject_id, related_id, relation FROM ledger_relations WHERE "
-            f"{any_of('subject_id')} OR {any_of('related_id')}"), [ids, ids])
-        found |= frontier
-        frontier = next_ring(pairs, frontier, wanted) - found
-    return [str(s) for s in sorted(found | frontier)]
+    targets = {int(s) for s in subjects if s.isdigit()}  # ledger ids are numbers
+    return [str(s) for s in sorted(rings(targets, hops, types, touching))]
 
 
 def _previous(ledger: Ledger, b: Backend, cp: CompiledPolicy, as_of: datetime,

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from glasscredit.engine.plan import _JSON_CAST, BIG, epoch, referenced_rules
 from glasscredit.engine.reasons import EPS, MAX_REASONS
-from glasscredit.engine.run import Inputs, Result, Snapshot, hops_and_types, next_ring
+from glasscredit.engine.run import Inputs, Result, Snapshot, hops_and_types, rings
 from glasscredit.engine.sessions import Backend
 from glasscredit.errors import InputError
 from glasscredit.policy import expr
@@ -135,23 +135,20 @@ def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
         sql, params = lookup(select, columns, ids)
         return list(con.execute(f"WITH m AS MATERIALIZED ({sql}) {outer}", params).fetchall())
 
-    hops, types = hops_and_types(cp)
-    wanted = set(types)
     relations: dict[tuple[Any, ...], None] = {}  # ordered, each row once
-    found: set[str] = set()
-    frontier = set(targets)
-    if inputs.relations is not None and hops:
-        rel = (f"SELECT subject_id, related_id, relation, {_us('valid_from')}, "
-               f"{_us('valid_to')} FROM ({_text(b, inputs.relations)})")
-        for _ in range(hops):
-            if not frontier:
-                break
-            for row in rows_of(rel, sorted(frontier), columns=("subject_id", "related_id")):
-                relations.setdefault(row)
-            found |= frontier
-            pairs = [(r[0], r[1], r[2]) for r in relations]
-            frontier = next_ring(pairs, frontier, wanted) - found
-    scope = sorted(found | frontier)
+    hops, types = hops_and_types(cp)
+    if inputs.relations is None:
+        hops = 0
+    rel = "" if inputs.relations is None else (
+        f"SELECT subject_id, related_id, relation, {_us('valid_from')}, {_us('valid_to')} "
+        f"FROM ({_text(b, inputs.relations)})")
+
+    def touching(frontier: list[str], _: set[str]) -> list[tuple[Any, ...]]:
+        found = rows_of(rel, frontier, columns=("subject_id", "related_id"))
+        relations.update(dict.fromkeys(found))
+        return found
+
+    scope = sorted(rings(targets, hops, types, touching))
     kinds = sorted({r.kind for r in cp.policy.rules})
     asof_text = "TIMESTAMP '" + as_of.replace(tzinfo=None).isoformat(sep=" ") + "'"
     events: list[tuple[Any, ...]] = []
@@ -272,6 +269,8 @@ class Evaluator:
         self.rule_category = {r.id: r.category for r in p.rules}
         self.rule_reason = {r.id: r.reason for r in p.rules}
         self.refs = sorted(referenced_rules(cp))
+        #: weighted policies: the categories whose curve prices a rule's points (reasons)
+        self.curved = {c.name: c for c in p.categories if c.network is None and c.curve}
         self.corroborates = any(r.corroboration for r in p.rules)
 
     # plan.counted_events (with _corroborate), bucket_totals and rule_totals
@@ -529,11 +528,9 @@ class Evaluator:
             if p.aggregation == "additive":
                 lost = self._clip(row["pre"] - points) - row["score"]
             else:
-                cat = next((c for c in p.categories if c.name == category
-                            and c.network is None and c.curve is not None), None)
-                if cat is None:
-                    lost = None if any(c.network is None and c.curve is not None
-                                       for c in p.categories) else 0.0
+                cat = self.curved.get(category)
+                if cat is None:  # the plan's CASE over the curved categories: NULL, or 0
+                    lost = None if self.curved else 0.0
                 else:
                     assert cat.curve is not None
                     raw = row[f"raw__{cat.name}"]
@@ -679,8 +676,7 @@ def evaluate(cp: CompiledPolicy, rows: Rows, as_of: datetime, *, reasons: bool =
 
 def _table(rows: list[tuple[Any, ...]], schema: dict[str, pa.DataType]) -> pa.Table:
     return pa.table({n: pa.array([r[i] for r in rows], t)
-                     for i, (n, t) in enumerate(schema.items())}) if rows else pa.table(
-        {n: pa.array([], t) for n, t in schema.items()})
+                     for i, (n, t) in enumerate(schema.items())})
 
 
 def direct_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,

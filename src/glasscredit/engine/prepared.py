@@ -24,8 +24,8 @@ from glasscredit.engine.run import (
     Result,
     Snapshot,
     hops_and_types,
-    next_ring,
     plan_score,
+    rings,
 )
 from glasscredit.engine.scoring import touching
 from glasscredit.engine.sessions import Backend
@@ -341,19 +341,14 @@ def _scope(con: Any, hops: int, table: str, rel: str, targets: list[str], types:
     validity itself), which costs a few more rows and no statement. The last ring needs only
     its own records (its relation rows to inner rings come in from the other end), so its own
     relations are not looked up."""
-    wanted = set(types)
-    found: set[str] = set()
-    frontier = set(targets)
-    for _ in range(hops):
-        if not frontier:
-            break
-        _gather_relations(con, rel, table, sorted(frontier), found, lists)
-        found |= frontier
-        pairs = con.execute(f"SELECT subject_id, related_id, relation FROM {table}").fetchall()
-        frontier = next_ring(pairs, frontier, wanted) - found
+    def touching(frontier: list[str], seen: set[str]) -> list[tuple[Any, ...]]:
+        _gather_relations(con, rel, table, frontier, seen, lists)
+        return list(con.execute(f"SELECT subject_id, related_id, relation FROM {table}")
+                    .fetchall())
+
     if not hops:  # no hops: the plan still reads the targets' relation rows
-        _gather_relations(con, rel, table, sorted(frontier), found, lists)
-    return sorted(found | frontier)
+        _gather_relations(con, rel, table, sorted(targets), set(), lists)
+    return sorted(rings(targets, hops, types, touching))
 
 
 def _serve(b: Backend, prep: Prepared, names: tuple[str, ...], renames: dict[str, str],

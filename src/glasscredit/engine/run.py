@@ -7,6 +7,7 @@ output tables are cut.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -139,13 +140,31 @@ def hops_and_types(cp: CompiledPolicy) -> tuple[int, list[str]]:
     return hops, types
 
 
-def next_ring(pairs: list[tuple[Any, Any, str]], frontier: set[Any],
-              types: set[str]) -> set[Any]:
+def next_ring(pairs: list[tuple[Any, ...]], frontier: set[Any], types: set[str]) -> set[Any]:
     """The subjects related to ``frontier`` by a relation of ``types`` among relation rows
-    ``(subject_id, related_id, relation)``, whatever the rows' validity: the superset a subset
-    run's scope is drawn from (the plan applies validity itself)."""
-    return ({r for s, r, t in pairs if s in frontier and t in types}
-            | {s for s, r, t in pairs if r in frontier and t in types})
+    ``(subject_id, related_id, relation, …)``, whatever the rows' validity: the superset a
+    subset run's scope is drawn from (the plan applies validity itself)."""
+    return ({p[1] for p in pairs if p[0] in frontier and p[2] in types}
+            | {p[0] for p in pairs if p[1] in frontier and p[2] in types})
+
+
+def rings(targets: Iterable[Any], hops: int, types: list[str],
+          touching: Callable[[list[Any], set[Any]], list[tuple[Any, ...]]]) -> set[Any]:
+    """The targets and ``hops`` rings of neighbours, each ring found by ``next_ring``: the
+    hop loop of every subset run (engine/direct.py, engine/prepared.py, runs.ledger_scope).
+    ``touching(frontier, seen)`` returns at least every relation row with an end in
+    ``frontier``; ``seen`` holds the earlier rings' subjects, for a store that gathers rows
+    into a table and skips those it holds already."""
+    wanted = set(types)
+    found: set[Any] = set()
+    frontier = set(targets)
+    for _ in range(hops):
+        if not frontier:
+            break
+        pairs = touching(sorted(frontier), found)
+        found |= frontier
+        frontier = next_ring(pairs, frontier, wanted) - found
+    return found | frontier
 
 
 def scope_of(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
