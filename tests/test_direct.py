@@ -2,7 +2,8 @@
 
 On random ledgers, with snapshots chained period by period, a subset run evaluated in Python
 gives the same rows as the full run (the plan path's SQL) and as the SQL subset replay, to
-1e-9, with the same column types: additive scoring with a network term read through `min` and
+1e-9, with the same column types, whether it reads the tables or an in-memory copy of them
+(engine/cache.py): additive scoring with a network term read through `min` and
 a factor, decay, validity windows, per-event clips, caps per period, corroboration, conditions
 with NULLs and division, bands, lists with durations and an exit, measures with hysteresis and
 one applied through a relation, relations valid only part of the time.
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from enginekit import D, arrow, ev, rows, snapshot_from
 from glasscredit.engine import direct
+from glasscredit.engine.cache import InputCache
 from glasscredit.engine.run import Inputs, Snapshot, score
 from glasscredit.engine.sessions import duckdb_backend
 from glasscredit.errors import InputError
@@ -86,7 +88,8 @@ relation = st.tuples(st.sampled_from(SUBJECTS), st.sampled_from(SUBJECTS),
                      st.sampled_from([None, 100, 200]), st.sampled_from([None, 170, 300]))
 
 
-def build(b, evs, rels):
+def tables(evs, rels):
+    """The input tables of a random ledger, as Arrow."""
     events = []
     for i, (kind, s, day, late, amount, bill_type, src) in enumerate(evs):
         attrs = ({"days_late": late, "amount": amount, "bill_type": bill_type}
@@ -99,14 +102,16 @@ def build(b, evs, rels):
                   "valid_from": None if f is None else START + timedelta(days=f),
                   "valid_to": None if z is None else START + timedelta(days=z)}
                  for x, y, t, f, z in rels]
-    return Inputs(
-        subjects=b.from_arrow(arrow("subjects", [{"subject_id": s, "subject_kind": "person"}
-                                                 for s in SUBJECTS])),
-        sources=b.from_arrow(arrow("sources", [{"source_id": "a", "reliability": 1.0},
-                                               {"source_id": "b", "reliability": 0.5}])),
-        events=b.from_arrow(arrow("events", events)),
-        voids=b.from_arrow(arrow("voids", voids)),
-        relations=b.from_arrow(arrow("relations", relations)))
+    return {"subjects": arrow("subjects", [{"subject_id": s, "subject_kind": "person"}
+                                           for s in SUBJECTS]),
+            "sources": arrow("sources", [{"source_id": "a", "reliability": 1.0},
+                                         {"source_id": "b", "reliability": 0.5}]),
+            "events": arrow("events", events), "voids": arrow("voids", voids),
+            "relations": arrow("relations", relations)}
+
+
+def build(b, evs, rels):
+    return Inputs(**{name: b.from_arrow(t) for name, t in tables(evs, rels).items()})
 
 
 def same(whole, part, pick):
@@ -134,6 +139,7 @@ def same(whole, part, pick):
 def test_direct_equals_the_full_run_and_the_sql_replay_with_snapshots_chained(
         b, cp, evs, rels, pick):
     inp = build(b, evs, rels)
+    cache = InputCache(b, inp, stamp=lambda: 0)  # these tables are never written to
     snap = None
     for as_of in TIMES:
         whole = score(b, inp, cp, as_of, snapshot=snap)
@@ -144,6 +150,10 @@ def test_direct_equals_the_full_run_and_the_sql_replay_with_snapshots_chained(
         assert fast.fetched and not fast.executes  # evaluated in Python
         same(whole, fast, pick)
         same(whole, score(b, inp, cp, as_of, sorted(pick), base, direct=False), pick)
+        # the same path over an in-memory copy of the inputs (engine/cache.py)
+        served = cache.served
+        same(whole, score(b, inp, cp, as_of, sorted(pick), base, cache=cache), pick)
+        assert cache.served == served + 1 and cache.stale == 0
         snap = snapshot_from(b, whole)
 
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -36,6 +36,9 @@ from glasscredit.policy import expr
 from glasscredit.policy.expr import and3, not3
 from glasscredit.policy.load import CompiledPolicy
 from glasscredit.policy.model import Category, Curve
+
+if TYPE_CHECKING:
+    from glasscredit.engine.cache import InputCache
 
 _EPOCH = datetime(1970, 1, 1)
 _TS = pa.timestamp("us")
@@ -680,12 +683,23 @@ def _table(rows: list[tuple[Any, ...]], schema: dict[str, pa.DataType]) -> pa.Ta
 
 
 def direct_score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
-                 subjects: list[str], snapshot: Snapshot, *, reasons: bool) -> Result:
-    """A subset run: fetch the scope's rows, evaluate, rank against the snapshot's index."""
+                 subjects: list[str], snapshot: Snapshot, *, reasons: bool,
+                 cache: InputCache | None = None) -> Result:
+    """A subset run: fetch the scope's rows (from ``cache`` while it is fresh, else from the
+    tables), evaluate, rank against the snapshot's index."""
     from glasscredit.engine import serving
 
     targets = sorted(set(subjects))
-    rows = fetch(b, cp, inputs, as_of, targets, snapshot)
+    if cache is not None and (cache.b is not b or cache.inputs is not inputs):
+        raise InputError("this cache holds other inputs than the run's: build it over the "
+                         "same backend and Inputs")
+    if cache is not None and cache.fresh():
+        rows = cache.rows(cp, as_of, targets, snapshot)
+        cache.served += 1
+    else:
+        rows = fetch(b, cp, inputs, as_of, targets, snapshot)
+        if cache is not None:
+            cache.stale += 1
     ev = b.memo.get(("direct", cp.content_hash))
     if ev is None:
         ev = b.memo[("direct", cp.content_hash)] = Evaluator(cp)

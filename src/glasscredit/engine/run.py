@@ -190,7 +190,7 @@ def _long(c: Ctx, state: Any, items: list[tuple[str, list[tuple[str, Any]]]], na
 def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
           subjects: list[str] | None = None, snapshot: Snapshot | None = None,
           *, reasons: bool = True, prepared: bool = True,
-          direct: bool | None = None) -> Result:
+          direct: bool | None = None, cache: Any = None) -> Result:
     """Scores, bands, ranks, lists, measures and reasons of every subject (or a subset) at as_of.
 
     On a backend that runs SQL text (DuckDB) the plan is built once per policy and input shape
@@ -198,7 +198,8 @@ def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
     There, a subset of at most ``DIRECT_LIMIT`` subjects is evaluated in Python over the
     scope's rows (engine/direct.py, the real-time form) and a larger one by the SQL subset
     replay of engine/serving.py, which is faster past that size; ``direct`` True or False
-    forces one or the other. Every path gives the same rows.
+    forces one or the other. Every path gives the same rows. A ``cache`` (engine/cache.py)
+    built over ``inputs`` serves the real-time path's rows from memory while it is fresh.
     """
     if subjects is not None and not subjects:
         raise InputError("an empty subset: give at least one subject, or None for everyone")
@@ -207,7 +208,8 @@ def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
             direct or (direct is None and len(set(subjects)) <= DIRECT_LIMIT)):
         from glasscredit.engine.direct import direct_score
 
-        return direct_score(b, inputs, cp, as_of, subjects, snapshot, reasons=reasons)
+        return direct_score(b, inputs, cp, as_of, subjects, snapshot, reasons=reasons,
+                            cache=cache)
     if prepared and b.prepares:
         from glasscredit.engine.prepared import prepared_score
 
