@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from glasscredit.engine.cache import InputCache
 from glasscredit.engine.run import Inputs, Result, Snapshot, hops_and_types, rings, score
 from glasscredit.engine.sessions import Backend, duckdb_backend
 from glasscredit.engine.tables import SNAPSHOT_SCHEMAS
@@ -43,11 +44,10 @@ def ledger_inputs(ledger: Ledger, cp: CompiledPolicy | None = None,
     subjects in scope (``ledger_scope``) with their events and voids, the relation rows that
     touch them, and every source. Read a run's result before the next run on the same ledger.
     """
-    connection = getattr(ledger.store, "connection", None)
-    in_place = ledger.store.dialect.name == "duckdb" and connection is not None
+    in_place = embedded(ledger)
     b = getattr(ledger, "_engine_backend", None)
     if b is None:
-        b = duckdb_backend(connection if in_place else None)
+        b = duckdb_backend(getattr(ledger.store, "connection", None) if in_place else None)
         ledger._engine_backend = b  # type: ignore[attr-defined]
     if not in_place:
         scope = None if cp is None or subjects is None else ledger_scope(ledger, cp, subjects)
@@ -115,13 +115,64 @@ class Run:
     kept: bool
 
 
+def cache_inputs(ledger: Ledger) -> InputCache:
+    """Serve this ledger's subset runs from an in-memory copy of its engine inputs
+    (engine/cache.py), brought up to date from the batches written since before every subset
+    run: for a long-lived process (the HTTP service) over an embedded DuckDB ledger, whose
+    rescores then read no table rows. The copy costs a read of every input and memory for it
+    (on the 20 M-event reference workload ~10 s and ~4 GB, docs/benchmarks.md)."""
+    if not embedded(ledger):
+        raise LedgerError("only an embedded DuckDB ledger keeps its inputs in memory: a "
+                          "PostgreSQL ledger's subset runs copy just their scope's rows")
+    b, inputs = ledger_inputs(ledger)
+    cache = b.memo.get("ledger_cache")
+    if cache is None:
+        with ledger.store._transaction():  # the rows and the head they are copied at agree
+            cache = b.memo["ledger_cache"] = InputCache(b, inputs, stamp=ledger.head)
+    return cast(InputCache, cache)
+
+
+def embedded(ledger: Ledger) -> bool:
+    """The engine reads this ledger in place (a DuckDB file), not from copies of its rows."""
+    return (ledger.store.dialect.name == "duckdb"
+            and getattr(ledger.store, "connection", None) is not None)
+
+
+def input_cache(ledger: Ledger) -> InputCache | None:
+    """The input cache this ledger keeps (``cache_inputs``), if it keeps one."""
+    b = getattr(ledger, "_engine_backend", None)
+    return None if b is None else cast("InputCache | None", b.memo.get("ledger_cache"))
+
+
+def _caught_up(ledger: Ledger, cache: InputCache) -> InputCache:
+    """The ledger's cache with the rows of the batches written since its copy; after an
+    erasure (a change in place) a new copy."""
+    with ledger.store._transaction():
+        head = ledger.head()
+        last, erased = cache.stamp
+        if head == cache.stamp:
+            return cache
+        if head[1] != erased or head[0] < last:
+            fresh = InputCache(cache.b, cache.inputs, stamp=ledger.head)
+            cache.b.memo["ledger_cache"] = fresh
+            return fresh
+        cache.extend(head, **{name: ledger.table_between(name, last, head[0])
+                              for name in ("subjects", "events", "voids", "relations")})
+    return cache
+
+
 def score_ledger(ledger: Ledger, cp: CompiledPolicy, as_of: datetime,
                  subjects: list[str] | None = None, *, keep: bool = True) -> Run:
-    """Score a ledger at ``as_of``; a full run is kept as the snapshot the next run chains from."""
+    """Score a ledger at ``as_of``; a full run is kept as the snapshot the next run chains from.
+    A subset run reads the ledger's input cache, if it keeps one (``cache_inputs``)."""
     check_mode(ledger, cp)
     b, inputs = ledger_inputs(ledger, cp, subjects)
+    cache = b.memo.get("ledger_cache") if subjects is not None else None
+    if cache is not None:
+        cache = _caught_up(ledger, cache)
     result = score(b, inputs, cp, as_of, subjects, _previous(ledger, b, cp, as_of,
-                                                              subjects is not None))
+                                                              subjects is not None),
+                   cache=cache)
     kept = keep and subjects is None
     if kept:
         scores = result.arrow("scores")

@@ -6,8 +6,15 @@ from datetime import timedelta
 
 from apikit import PERSON, PERSON_3, World
 
+from glasscredit.runs import embedded, input_cache
+
 
 def test_ingest_then_read_sees_the_new_score(world: World) -> None:
+    """On a DuckDB ledger the service keeps its engine inputs in memory (runs.cache_inputs):
+    the rescore after an ingest is served from the cache, brought up to date first."""
+    cache = input_cache(world.ledger)
+    assert (cache is not None) == embedded(world.ledger)
+    served = cache.served if cache is not None else 0
     before = world.get("/v1/me/score", "me").json()["score"]
     r = world.ingest("hospital", world.event(value=0.5))
     assert r.status_code == 200, r.text
@@ -15,6 +22,9 @@ def test_ingest_then_read_sees_the_new_score(world: World) -> None:
     after = world.get("/v1/me/score", "me").json()
     assert after["score"] == before + 10
     assert after["range"] == {"min": 0, "max": 200}
+    if cache is not None:
+        assert cache is input_cache(world.ledger) and cache.served > served
+        assert cache.stale == 0  # each run caught up first: none read the tables
 
 
 def test_reader_needs_consent_and_each_read_is_an_inquiry(world: World) -> None:

@@ -164,3 +164,54 @@ def test_a_subset_run_reads_only_its_scope_and_equals_the_full_run(location: str
         assert {r["subject_id"]: r["score"] for r in again.to_pylist()} == full
     finally:
         book.close()
+
+
+def test_a_ledger_that_keeps_its_inputs_in_memory_serves_rescores_and_catches_up(
+        location: str) -> None:
+    """An embedded ledger's subset runs read its cache, brought up to date from the batches
+    written since the copy before each run: a new event (112 + 50 h x 0.1 = 117), a new
+    subject (100 + 0.3 l x 20 = 106), two voids (117 - 5 - 4 = 108). An erasure changes a row
+    in place and writes no batch: the cache is copied again. A PostgreSQL ledger keeps none."""
+    from ledgerkit import PERSON_3
+
+    from glasscredit.runs import cache_inputs
+
+    book = make(location, research=False)
+    try:
+        if not location.endswith(".duckdb"):
+            with pytest.raises(LedgerError, match="only an embedded DuckDB ledger"):
+                cache_inputs(book)
+            return
+        cache = cache_inputs(book)
+        me = book.subject_id(PERSON)
+        at = datetime(2026, 6, 1)
+
+        def one(subject: str) -> float:
+            run = score_ledger(book, LIVE, at, [subject], keep=False)
+            return float(run.result.arrow("scores").column("score")[0].as_py())
+
+        assert one(me) == pytest.approx(112.0) and cache.served == 1
+        report = ingest_table(book, events_table([
+            {"source_event_id": "v3", "subject": PERSON, "kind": "volunteering",
+             "occurred_at": "2026-04-10T00:00:00Z", "value": "50", "attrs": "{}"},
+            {"source_event_id": "b3", "subject": PERSON_3, "kind": "blood_donation",
+             "occurred_at": "2026-04-11T00:00:00Z", "value": "0.3", "attrs": "{}"}]), "city")
+        assert not report.rejected
+        assert not cache.fresh()
+        newcomer = book.subject_id(PERSON_3)
+        assert newcomer is not None
+        assert one(me) == pytest.approx(117.0) and one(newcomer) == pytest.approx(106.0)
+        assert (cache.served, cache.stale) == (3, 0) and cache.stamp == book.head()
+        v3 = next(e for e in book.table("events").to_pylist() if e["value"] == 50.0)
+        book.clock = Clock(datetime(2026, 5, 1))
+        book.void(v3["event_id"], "entered twice")
+        v2 = next(e for e in book.table("events").to_pylist() if e["value"] == 40.0)
+        book.void(v2["event_id"], "not verified")
+        assert one(me) == pytest.approx(108.0) and cache.served == 4
+        book.erase_payload(v2["event_id"], "court order")
+        assert one(me) == pytest.approx(108.0)
+        again = cache_inputs(book)
+        assert again is not cache and again.served == 1 and again.stamp == book.head()
+        assert {r[6] for r in again.events.rows([me]) if r[0] == v2["event_id"]} == {None}
+    finally:
+        book.close()

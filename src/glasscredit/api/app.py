@@ -29,8 +29,12 @@ from glasscredit.policy.load import CompiledPolicy, load_policy
 def create_app(ledger: Ledger, policy: CompiledPolicy | str | Path, *,
                clock: Callable[[], datetime] | None = None,
                signing_key: Ed25519PrivateKey | None = None,
-               limits: Limits | None = None, warm: bool = False) -> FastAPI:
+               limits: Limits | None = None, warm: bool = False,
+               cache_inputs: bool = True) -> FastAPI:
     """The service over ``ledger`` scoring with ``policy`` (a live one on a real ledger).
+
+    ``warm`` builds the engine's plan before the first request and, with ``cache_inputs``
+    (an embedded DuckDB ledger only), keeps the ledger's engine inputs in memory for rescores.
 
     ``clock`` replaces the ledger's clock too, so every recorded time comes from one source.
     Without ``signing_key`` statements are signed with a key made for this process only.
@@ -41,7 +45,7 @@ def create_app(ledger: Ledger, policy: CompiledPolicy | str | Path, *,
     svc = Service(ledger, cp, ledger.clock, signing_key or Ed25519PrivateKey.generate(),
                   limits or Limits())
     if warm:
-        svc.warm()
+        svc.warm(cache=cache_inputs)
     app = FastAPI(title="GlassCredit", version="1",
                   summary="Consent-gated scores, decisions, disputes and the subject's rights.")
     app.state.service = svc

@@ -84,13 +84,17 @@ class Service:
         self._validator.now = self.clock().replace(tzinfo=None)
         return self._validator
 
-    def warm(self) -> None:
-        """Build the engine's prepared plan now, not on the first request (several seconds)."""
+    def warm(self, cache: bool = True) -> None:
+        """Build the engine's prepared plan now, not on the first request (several seconds);
+        with ``cache``, an embedded ledger's engine inputs are kept in memory from now on
+        (``runs.cache_inputs``), so that a rescore reads no table rows."""
         with self.lock:
             self.ledger.ensure_tables()
-            from glasscredit.runs import score_ledger
+            from glasscredit.runs import cache_inputs, embedded, score_ledger
 
             with self.engine_threads():
+                if cache and embedded(self.ledger):
+                    cache_inputs(self.ledger)
                 score_ledger(self.ledger, self.cp, self.clock(), ["0"], keep=False)
 
     def _threads(self, n: int | None) -> None:

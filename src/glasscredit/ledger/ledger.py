@@ -216,6 +216,24 @@ class Ledger:
         return self.store.query(self.store.dialect.sql(f"{ENGINE_VIEWS[name]} WHERE {where}"),
                                 [ids] * where.count("?"), schema=schema)
 
+    def head(self) -> tuple[int, int]:
+        """The ledger's state as two numbers that grow with every change: the last batch
+        written, and the erasures made (the one change in place, which writes no batch)."""
+        got = self.store.fetch("SELECT (SELECT coalesce(max(batch_id), 0) FROM ledger_batches), "
+                               "(SELECT count(*) FROM ledger_erasures)")
+        return int(got[0][0]), int(got[0][1])
+
+    def table_between(self, name: str, after: int, upto: int) -> pa.Table:
+        """The rows of an engine input table that batches ``after`` < id <= ``upto`` wrote
+        (the inputs the engine reads, appended since a copy of them: engine/cache.py)."""
+        if name not in _OF_SUBJECTS:
+            raise InputError(f"{name!r} is read whole; batches append to "
+                             f"{', '.join(_OF_SUBJECTS)}")
+        schema = arrow_schema(INPUT_SCHEMAS[name])
+        return self.store.query(self.store.dialect.sql(
+            f"{ENGINE_VIEWS[name]} WHERE batch_id > ? AND batch_id <= ?"), [after, upto],
+            schema=schema)
+
     def write_scores(self, policy_hash: str, as_of: datetime, table: pa.Table) -> AppendResult:
         """Keep one scoring run (subject_id, subject_kind, score[, band]) for explain/decide."""
         from glasscredit.ledger.snapshots import write_snapshot
