@@ -229,3 +229,29 @@ def test_a_snapshot_with_several_rows_per_list_is_read_as_the_tables_read_it(b, 
     listed = served.arrow("lists").to_pylist()
     assert [(r["list"], r["listed"], r["since"]) for r in listed] == [
         ("late_payers", True, D("2024-03-01"))]
+
+
+def test_with_a_cache_the_real_time_path_takes_subsets_up_to_its_own_limit(b, cp):
+    """Past ``DIRECT_LIMIT`` subjects a subset run takes the SQL replay, unless a cache serves
+    the rows: then the real-time path takes it up to ``CACHED_DIRECT_LIMIT``. Same rows."""
+    from glasscredit.engine.run import CACHED_DIRECT_LIMIT, DIRECT_LIMIT
+
+    people = [f"s{i}" for i in range(CACHED_DIRECT_LIMIT + 1)]
+    evs = [("bill_payment", people[i % len(people)], i % 200, i % 60, float(i * 7 % 500),
+            "rent", "ab"[i % 2]) for i in range(300)]
+    data = tables(evs, [(people[i], people[i + 1], "friend", None, None) for i in range(40)])
+    data["subjects"] = arrow("subjects", [{"subject_id": s, "subject_kind": "person"}
+                                          for s in people])
+    inp, _ = named(b, data)
+    cache = InputCache(b, inp, stamp=lambda: 0)
+    at = TIMES[1]
+    whole = score(b, inp, cp, at)
+    snap = Snapshot(scores=snapshot_from(b, whole).scores)
+    middle = people[:DIRECT_LIMIT + 4]
+    assert score(b, inp, cp, at, middle, snap).executes  # no cache: the SQL replay
+    served = score(b, inp, cp, at, middle, snap, cache=cache)
+    assert served.fetched and not served.executes and cache.served == 1
+    same(whole, served, set(middle))
+    over = score(b, inp, cp, at, people, snap, cache=cache)
+    assert over.executes and cache.served == 1  # past the cached limit: the SQL replay
+    same(whole, over, set(people))

@@ -1,4 +1,5 @@
-"""Subset runs of growing size: the real-time path against the SQL subset replay.
+"""Subset runs of growing size: the real-time path (reading the tables, or an input cache)
+against the SQL subset replay.
 
     .venv/bin/python -m benchmarks.engine.subsets      # after benchmarks.engine.run
 
@@ -30,6 +31,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="1,4,16,64,256")
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args()
+    from glasscredit.engine.cache import InputCache
     from glasscredit.engine.run import Snapshot, score
 
     db = dataset(Params(), progress=False)
@@ -38,24 +40,28 @@ def main() -> None:
     snap = Snapshot(scores=b.from_arrow(full.select(["subject_id", "subject_kind", "score"])))
     ids = full.column("subject_id").to_pylist()
     rng = np.random.default_rng(args.seed)
-    for direct in (True, False):  # warm: plans, the snapshot's rank index
-        score(b, inp, cp, AS_OF, [ids[0]], snap, direct=direct).arrow("scores")
+    cache = InputCache(b, inp)
+    paths = {"cache": {"direct": True, "cache": cache}, "tables": {"direct": True},
+             "replay": {"direct": False}}
+    for how in paths.values():  # warm: plans, the snapshot's rank index
+        score(b, inp, cp, AS_OF, [ids[0]], snap, **how).arrow("scores")
     started = datetime.now(UTC)
-    table = ["| subjects | real-time path (ms) | SQL replay (ms) |", "|---:|---|---|"]
+    table = ["| subjects | real-time path, input cache (ms) | real-time path, tables (ms) | "
+             "SQL replay (ms) |", "|---:|---|---|---|"]
     print("\n".join(table))
     for n in (int(x) for x in args.sizes.split(",")):
-        times: dict[bool, list[float]] = {True: [], False: []}
-        for direct in (True, False, True, False):
+        times: dict[str, list[float]] = {k: [] for k in paths}
+        for path in [*paths, *paths]:
             picks = [ids[i] for i in rng.choice(len(ids), n, replace=False)]
             t = time.perf_counter()
-            r = score(b, inp, cp, AS_OF, picks, snap, direct=direct)
+            r = score(b, inp, cp, AS_OF, picks, snap, **paths[path])
             for name in ("scores", "lists", "measures", "reasons"):
                 r.arrow(name)
-            times[direct].append((time.perf_counter() - t) * 1000)
-        table.append(f"| {n} | {', '.join(f'{x:,.0f}' for x in times[True])} | "
-                     f"{', '.join(f'{x:,.0f}' for x in times[False])} |")
+            times[path].append((time.perf_counter() - t) * 1000)
+        table.append(f"| {n} | " + " | ".join(", ".join(f"{x:,.0f}" for x in times[k])
+                                              for k in paths) + " |")
         print(table[-1], flush=True)
-    from glasscredit.engine.run import DIRECT_LIMIT
+    from glasscredit.engine.run import CACHED_DIRECT_LIMIT, DIRECT_LIMIT
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     write_doc("\n".join([
@@ -67,12 +73,15 @@ def main() -> None:
         "scores)` with every output collected (scores, lists, measures, reasons), two calls of "
         "each path alternated, each on new subjects:", "", *table, "",
         "A subject in scope brings about 20 relation rows and 28 events. The real-time path "
-        "reads them by index, row by row, and evaluates them in Python; the SQL replay copies "
-        "them out and runs the plan's statements, whose fixed cost is DuckDB binding and "
-        "optimising them. The first is faster for a few subjects, the second once tens of "
-        f"thousands of events are evaluated; subsets of up to {DIRECT_LIMIT} subjects take the "
-        "real-time path by default (`engine.run.DIRECT_LIMIT`). Both give the full run's rows "
-        "(`tests/test_direct.py`).", ""]), HEADING)
+        "reads them by index, row by row, or from an input cache (`engine/cache.py`, read "
+        "once before these runs), and evaluates them in Python; the SQL replay copies them "
+        "out and runs the plan's statements, whose fixed cost is DuckDB binding and "
+        "optimising them. The real-time path is faster for a few subjects, the replay once "
+        f"tens of thousands of events are evaluated: subsets of up to {DIRECT_LIMIT} subjects "
+        f"take the real-time path by default, and up to {CACHED_DIRECT_LIMIT} when a cache "
+        "serves the rows (`engine.run.DIRECT_LIMIT`, `CACHED_DIRECT_LIMIT`). Every path gives "
+        "the full run's rows (`tests/test_direct.py`, `tests/test_input_cache.py`).", ""]),
+        HEADING)
     print(f"written to {(ROOT / 'docs' / 'benchmarks.md').relative_to(ROOT)}")
 
 

@@ -62,6 +62,11 @@ class Snapshot:
 #: the SQL replay; 16: ~0.8 s against ~1.2 s) and slower from 64 (~1.5-2.1 s against ~1.3 s),
 #: where evaluating tens of thousands of events in Python costs more than the SQL does
 DIRECT_LIMIT = 16
+#: the same limit when an input cache (engine/cache.py) serves the rows: reading them then costs
+#: next to nothing, and the Python evaluation (~4 ms a subject with its neighbours) stays faster
+#: than the SQL replay up to 64 subjects (64: ~0.3 s against ~0.6-0.8 s; 256: ~1.1 s against
+#: ~0.8-0.95 s; benchmarks/engine/subsets.py)
+CACHED_DIRECT_LIMIT = 64
 
 ORDER = {"scores": ["subject_id"], "lists": ["subject_id", "list"],
           "measures": ["subject_id", "measure"], "reasons": ["subject_id", "rank"]}
@@ -199,13 +204,15 @@ def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
     scope's rows (engine/direct.py, the real-time form) and a larger one by the SQL subset
     replay of engine/serving.py, which is faster past that size; ``direct`` True or False
     forces one or the other. Every path gives the same rows. A ``cache`` (engine/cache.py)
-    built over ``inputs`` serves the real-time path's rows from memory while it is fresh.
+    built over ``inputs`` serves the real-time path's rows from memory while it is fresh, and
+    that path then takes subsets of up to ``CACHED_DIRECT_LIMIT`` subjects.
     """
     if subjects is not None and not subjects:
         raise InputError("an empty subset: give at least one subject, or None for everyone")
     snapshot = snapshot or Snapshot()
+    limit = DIRECT_LIMIT if cache is None else CACHED_DIRECT_LIMIT
     if prepared and b.prepares and subjects is not None and (
-            direct or (direct is None and len(set(subjects)) <= DIRECT_LIMIT)):
+            direct or (direct is None and len(set(subjects)) <= limit)):
         from glasscredit.engine.direct import direct_score
 
         return direct_score(b, inputs, cp, as_of, subjects, snapshot, reasons=reasons,
