@@ -33,10 +33,6 @@ from glasscredit.engine.sessions import Backend
 from glasscredit.errors import InputError
 from glasscredit.policy.load import CompiledPolicy
 
-_EVENT_COLUMNS = ("event_id", "subject_id", "kind", "occurred_us", "source_id", "value",
-                  "attrs")
-_RELATION_COLUMNS = ("subject_id", "related_id", "relation", "valid_from_us", "valid_to_us")
-
 
 def _runs(keys: pa.ChunkedArray) -> dict[Any, tuple[int, int]]:
     """Key -> [start, stop) of its rows, for keys whose rows are contiguous (a table clustered
