@@ -187,8 +187,9 @@ def wrk_phase(wrk: str, folder: Path, base: str, method: str, path: str, key: st
                                   - own0.ru_stime) / n}
 
 
-def serve(path: str, port: int) -> None:
-    """The child process: the real app under uvicorn, one worker, rate limit out of the way."""
+def serve(path: str, port: int, cache_inputs: bool = True) -> None:
+    """The child process: the real app under uvicorn, one worker, rate limit out of the way;
+    the ledger's engine inputs kept in memory unless ``cache_inputs`` is False."""
     import logging
 
     import uvicorn
@@ -199,7 +200,7 @@ def serve(path: str, port: int) -> None:
 
     logging.disable(logging.INFO)
     ledger = Ledger.open(path, KEY)
-    app = create_app(ledger, POLICY, warm=True,
+    app = create_app(ledger, POLICY, warm=True, cache_inputs=cache_inputs,
                      limits=Limits(rate_per_second=1e9, burst=10**9))
     uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning",
                 access_log=False)
@@ -365,6 +366,8 @@ def main() -> None:
     parser.add_argument("--generator", choices=("wrk", "python"), default="wrk",
                         help="what drives bare, scores and decisions (wrk falls back to python "
                              "when it cannot be installed)")
+    parser.add_argument("--no-cache-inputs", dest="cache_inputs", action="store_false",
+                        help="the service reads rescores' rows from the ledger, not memory")
     args = parser.parse_args()
     args.phases = set(args.phases.split(","))
     args.wrk = ensure_wrk() if args.generator == "wrk" else None
@@ -374,7 +377,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="gc-api-bench-"))
     keys = prepare(folder, args)
     child = mp.get_context("spawn").Process(
-        target=serve, args=(str(folder / "bench.duckdb"), args.port), daemon=True)
+        target=serve, args=(str(folder / "bench.duckdb"), args.port, args.cache_inputs),
+        daemon=True)
     child.start()
     SERVER["pid"] = child.pid or 0
     base = f"http://127.0.0.1:{args.port}"
@@ -398,7 +402,8 @@ def main() -> None:
 def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     bare = r["bare"]["rps"]
     generator = "wrk -t1" if args.wrk else "python httpx"
-    print(f"\n{args.subjects} subjects, {CONNECTIONS} connections ({generator}), one uvicorn "
+    print(f"\n{args.subjects} subjects, {CONNECTIONS} connections ({generator}), input cache "
+          f"{'on' if args.cache_inputs else 'off'}, one uvicorn "
           f"worker, {os.cpu_count()} CPUs, load average {r['load'][0]:.1f} at the start, "
           f"{r['load'][1]:.1f} at the end\n")
     print("| phase | requests | req/s | % of bare | p50 ms | p99 ms | server CPU ms/req "

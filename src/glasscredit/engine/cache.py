@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from glasscredit.engine.direct import Rows, _micros, _text, _us, states
 from glasscredit.engine.run import Inputs, Snapshot, hops_and_types, rings
 from glasscredit.engine.sessions import Backend
 from glasscredit.errors import InputError
@@ -115,10 +116,6 @@ def _read(con: Any, sql: str, encode: tuple[str, ...] = ()) -> pa.Table:
     return pa.Table.from_batches(batches, reader.schema if not batches else None)
 
 
-def _us(column: str) -> str:
-    return f"epoch_us(CAST({column} AS TIMESTAMP))"
-
-
 def read_only(b: Backend) -> bool:
     """A DuckDB connection opened read-only: its file cannot change while it is open (DuckDB
     lets no other process write to a file that one has open)."""
@@ -140,8 +137,6 @@ class InputCache:
         self.b, self.inputs = b, inputs
         self._stamp = stamp
         self.stamp: Any = stamp() if stamp is not None else None
-        from glasscredit.engine.direct import _text
-
         con = b.connection
         self.events = Clustered(_read(con, (
             f"SELECT CAST(event_id AS VARCHAR) AS event_id, subject_id, kind, "
@@ -218,8 +213,6 @@ class InputCache:
             voided[event_id] = at if old is None else min(old, at)
 
     def _read_sources(self) -> None:
-        from glasscredit.engine.direct import _text
-
         self.reliability: dict[Any, list[Any]] = defaultdict(list)
         for source, value in self.b.connection.execute(
                 f"SELECT source_id, CAST(reliability AS DOUBLE) FROM "
@@ -229,10 +222,8 @@ class InputCache:
     # --- a subset run's rows ----------------------------------------------------------------
 
     def rows(self, cp: CompiledPolicy, as_of: datetime, targets: list[str],
-             snapshot: Snapshot) -> Any:
+             snapshot: Snapshot) -> Rows:
         """``direct.fetch``'s rows, from memory."""
-        from glasscredit.engine.direct import Rows, _micros
-
         asof_us = _micros(as_of)
         relations: dict[tuple[Any, ...], None] = {}
         hops, types = hops_and_types(cp)
@@ -265,12 +256,7 @@ class InputCache:
                 events.extend((*e, r, gone) for r in reliability.get(e[4], [None]))
         subjects = {s: self.subjects[s] for s in scope if s in self.subjects}
         rows = Rows(targets, scope, subjects, events, list(relations))
-        for frame, key, flag, fields, into in (
-                (snapshot.list_state, "list", "listed", ("since", "ended_at"), rows.list_prev),
-                (snapshot.measure_state, "measure", "active", ("since", "failing_since"),
-                 rows.measure_prev)):
-            if frame is None:
-                continue
+        for frame, key, flag, fields, into in states(snapshot, rows):
             # max per (subject, name), as decide._pivot takes it
             for s_id, name, f, a, z in self._state(frame, key, flag, fields).rows(scope):
                 old = into.get((s_id, name))
@@ -280,8 +266,6 @@ class InputCache:
 
     def _state(self, frame: Any, key: str, flag: str, fields: tuple[str, str]) -> Clustered:
         """A snapshot's list or measure states, read whole at its first use."""
-        from glasscredit.engine.direct import _text
-
         held = self._states.get(id(frame))
         if held is not None and held[0] is frame:
             return held[1]

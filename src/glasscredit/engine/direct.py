@@ -126,6 +126,16 @@ def _us(column: str) -> str:
     return f"epoch_us(CAST({column} AS TIMESTAMP))"
 
 
+def states(snapshot: Snapshot, rows: Rows) -> list[tuple[Any, str, str, tuple[str, str],
+                                                          dict[tuple[str, str], Any]]]:
+    """The snapshot's state frames a subset run reads, each with its columns (name, flag, the
+    two times) and where its rows go."""
+    return [(frame, key, flag, fields, into) for frame, key, flag, fields, into in (
+        (snapshot.list_state, "list", "listed", ("since", "ended_at"), rows.list_prev),
+        (snapshot.measure_state, "measure", "active", ("since", "failing_since"),
+         rows.measure_prev)) if frame is not None]
+
+
 def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
           targets: list[str], snapshot: Snapshot) -> Rows:
     """The scope (``prepared._scope``'s law: the targets and as many rings of neighbours as
@@ -181,12 +191,7 @@ def fetch(b: Backend, cp: CompiledPolicy, inputs: Inputs, as_of: datetime,
     subjects = dict(rows_of(
         f"SELECT subject_id, subject_kind FROM ({_text(b, inputs.subjects)})", scope))
     rows = Rows(targets, scope, subjects, events, list(relations))
-    for frame, key, flag, fields, into in (
-            (snapshot.list_state, "list", "listed", ("since", "ended_at"), rows.list_prev),
-            (snapshot.measure_state, "measure", "active", ("since", "failing_since"),
-             rows.measure_prev)):
-        if frame is None:
-            continue
+    for frame, key, flag, fields, into in states(snapshot, rows):
         # max per (subject, name), as decide._pivot takes it
         got = rows_of(
             f"SELECT subject_id, {key}, {flag}, {fields[0]}, {fields[1]} "
