@@ -35,55 +35,91 @@ from glasscredit.errors import InputError
 from glasscredit.policy.load import CompiledPolicy
 
 
-def _runs(keys: pa.ChunkedArray) -> dict[Any, tuple[int, int]]:
-    """Key -> [start, stop) of its rows, for keys whose rows are contiguous (a table clustered
-    by the key); NULL keys left out. Raises ``ValueError`` if a key's rows are not."""
-    out: dict[Any, tuple[int, int]] = {}
-    offset = 0
-    for chunk in keys.chunks:
-        if len(chunk):
-            encoded = pc.run_end_encode(chunk)
-            ends = (np.asarray(encoded.run_ends) + offset).tolist()
-            starts = [offset, *ends[:-1]]
-            for key, start, stop in zip(encoded.values.to_pylist(), starts, ends, strict=True):
-                if key is None:
-                    continue
-                prev = out.get(key)
-                if prev is not None and prev[1] != start:
-                    raise ValueError(f"the rows of {key!r} are not together")
-                out[key] = (prev[0] if prev is not None else start, stop)
-        offset += len(chunk)
-    return out
+class Codes:
+    """Ids (subject ids) numbered 0..n-1, so that the indexes over several tables hold small
+    integers in NumPy arrays and one dict maps an id to its number."""
+
+    def __init__(self, columns: Iterable[pa.ChunkedArray]) -> None:
+        parts = [pc.unique(chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk)
+                 for column in columns for chunk in column.chunks]
+        ids = pc.unique(pa.chunked_array(parts, pa.string())) if parts else pa.array(
+            [], pa.string())
+        self.ids = ids.drop_null()
+        self.number: dict[Any, int] = {k: i for i, k in enumerate(self.ids.to_pylist())}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def of_rows(self, column: pa.ChunkedArray) -> np.ndarray:
+        """Each row's number; -1 for NULL (or an id not numbered). One lookup for the whole
+        column (each call builds a hash table of every id): a dictionary-encoded column's
+        dictionaries are numbered together, then each chunk's rows through its own."""
+        if not column.num_chunks:
+            return np.empty(0, dtype=np.int64)
+        chunks = column.chunks
+        coded = pa.types.is_dictionary(column.type)
+        parts = [c.dictionary for c in chunks] if coded else chunks
+        found = pc.index_in(pa.chunked_array(parts, parts[0].type), value_set=self.ids)
+        numbers = np.asarray(found.fill_null(-1).combine_chunks(), dtype=np.int64)
+        if not coded:
+            return numbers
+        out, offset = [], 0
+        for chunk in chunks:
+            mine = numbers[offset:offset + len(chunk.dictionary)]
+            offset += len(chunk.dictionary)
+            rows = np.asarray(chunk.indices.fill_null(0), dtype=np.int64)
+            got = mine[rows] if len(mine) else np.full(len(rows), -1, dtype=np.int64)
+            got[np.asarray(chunk.is_null())] = -1
+            out.append(got)
+        return np.concatenate(out)
+
+
+def _runs(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of equal numbers: (number, start, stop) of each, as arrays."""
+    cut = np.flatnonzero(numbers[1:] != numbers[:-1]) + 1
+    starts = np.concatenate([[0], cut]).astype(np.int64)
+    return numbers[starts], starts, np.append(cut, len(numbers)).astype(np.int64)
 
 
 class Clustered:
     """An Arrow table's rows grouped by one key column: ``rows(keys)`` gives the rows of those
     keys as tuples (in the table's order within a key). A table already clustered by the key
     (a subject's rows together, as a file written in subject order is) is indexed as it is;
-    otherwise through a sorted permutation of its rows."""
+    otherwise through a stable sorted permutation of its rows. The keys are numbered by
+    ``codes`` (made from the column if not given); rows whose key it does not number are left
+    out, as NULL keys are."""
 
-    def __init__(self, table: pa.Table, key: str) -> None:
+    def __init__(self, table: pa.Table, key: str, codes: Codes | None = None) -> None:
         keys = table.column(key)
-        if pa.types.is_dictionary(keys.type):
-            keys = keys.cast(keys.type.value_type)
-        try:
-            self.order: np.ndarray | None = None
-            self.index = _runs(keys)
-        except ValueError:
-            order = pc.array_sort_indices(keys, null_placement="at_end")  # a stable sort
-            self.order = np.asarray(order)
-            self.index = _runs(keys.take(order))
+        self.codes = codes if codes is not None else Codes([keys])
+        numbers = self.codes.of_rows(keys)
+        self.order: np.ndarray | None = None
+        self.start = np.zeros(len(self.codes), dtype=np.int64)
+        self.stop = np.zeros(len(self.codes), dtype=np.int64)
+        if len(numbers):
+            values, starts, stops = _runs(numbers)
+            kept = values >= 0
+            if len(np.unique(values[kept])) != int(kept.sum()):  # a key's rows apart
+                self.order = np.argsort(numbers, kind="stable")
+                values, starts, stops = _runs(numbers[self.order])
+                kept = values >= 0
+                if len(numbers) < 2**31:
+                    self.order = self.order.astype(np.int32)
+            self.start[values[kept]] = starts[kept]
+            self.stop[values[kept]] = stops[kept]
         # the rows are taken batch by batch: ``take`` over a chunked table joins its chunks
         self.batches = table.to_batches()
         self.bounds = np.cumsum([0, *(len(x) for x in self.batches)])
 
     def positions(self, keys: Iterable[Any]) -> np.ndarray:
         """The rows of ``keys``, as positions in the table."""
-        spans = [self.index[k] for k in keys if k in self.index]
+        number = self.codes.number
+        found = [number[k] for k in keys if k in number]
+        spans = [(self.start[i], self.stop[i]) for i in found if self.stop[i] > self.start[i]]
         if not spans:
             return np.empty(0, dtype=np.int64)
         idx = np.concatenate([np.arange(a, z, dtype=np.int64) for a, z in spans])
-        return idx if self.order is None else self.order[idx]
+        return idx if self.order is None else self.order[idx].astype(np.int64)
 
     def take(self, positions: np.ndarray) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
@@ -138,26 +174,30 @@ class InputCache:
         self._stamp = stamp
         self.stamp: Any = stamp() if stamp is not None else None
         con = b.connection
-        self.events = Clustered(_read(con, (
+        events = _read(con, (
             f"SELECT CAST(event_id AS VARCHAR) AS event_id, subject_id, kind, "
             f"{_us('occurred_at')} AS occurred_us, source_id, CAST(value AS DOUBLE) AS value, "
-            f"attrs FROM ({_text(b, inputs.events)})"), ("subject_id", "kind", "source_id")),
-            "subject_id")
-        if inputs.relations is not None:
-            rel = _read(con, (
-                f"SELECT subject_id, related_id, relation, {_us('valid_from')} AS valid_from_us, "
-                f"{_us('valid_to')} AS valid_to_us FROM ({_text(b, inputs.relations)})"),
-                ("relation",))
-            self.by_subject: Clustered | None = Clustered(rel, "subject_id")
-            self.by_related: Clustered | None = Clustered(rel, "related_id")
-        else:
-            self.by_subject = self.by_related = None
-        subjects = con.sql(f"SELECT subject_id, subject_kind FROM "
-                           f"({_text(b, inputs.subjects)})").to_arrow_table()
-        # several rows of one subject: the lookup's dict keeps the last it reads, so any one
-        self.subjects: dict[Any, Any] = dict(zip(subjects.column(0).to_pylist(),
-                                                 subjects.column(1).to_pylist(), strict=True))
-        self.subjects.pop(None, None)
+            f"attrs FROM ({_text(b, inputs.events)})"), ("subject_id", "kind", "source_id"))
+        rel = None if inputs.relations is None else _read(con, (
+            f"SELECT subject_id, related_id, relation, {_us('valid_from')} AS valid_from_us, "
+            f"{_us('valid_to')} AS valid_to_us FROM ({_text(b, inputs.relations)})"),
+            ("subject_id", "related_id", "relation"))
+        subjects = _read(con, f"SELECT subject_id, subject_kind FROM "
+                              f"({_text(b, inputs.subjects)})", ("subject_kind",))
+        #: every subject id the inputs name, numbered
+        self.codes = Codes([subjects.column(0), events.column("subject_id"),
+                            *([] if rel is None else [rel.column(0), rel.column(1)])])
+        self.events = Clustered(events, "subject_id", self.codes)
+        del events
+        self.by_subject = None if rel is None else Clustered(rel, "subject_id", self.codes)
+        self.by_related = None if rel is None else Clustered(rel, "related_id", self.codes)
+        # a subject's kind; of several rows of one subject, any one (as the lookup's dict)
+        self.kinds = subjects.column(1).combine_chunks()
+        self.kind_row = np.full(len(self.codes), -1, dtype=np.int64)
+        numbers = self.codes.of_rows(subjects.column(0))
+        self.kind_row[numbers[numbers >= 0]] = np.flatnonzero(numbers >= 0)
+        #: subjects added by ``extend``
+        self.more_subjects: dict[Any, Any] = {}
         #: event id -> the earliest time it was voided
         self.voided: dict[Any, int] = {}
         if inputs.voids is not None:
@@ -200,7 +240,7 @@ class InputCache:
             for s, kind in zip(subjects.column("subject_id").to_pylist(),
                                subjects.column("subject_kind").to_pylist(), strict=True):
                 if s is not None:
-                    self.subjects[s] = kind
+                    self.more_subjects[s] = kind
         self._read_sources()
         self.stamp = stamp
 
@@ -254,7 +294,12 @@ class InputCache:
                 at = voided.get(e[0])
                 gone = at is not None and at <= asof_us
                 events.extend((*e, r, gone) for r in reliability.get(e[4], [None]))
-        subjects = {s: self.subjects[s] for s in scope if s in self.subjects}
+        subjects = {}
+        for s in scope:
+            if s in self.more_subjects:
+                subjects[s] = self.more_subjects[s]
+            elif s in self.codes.number and self.kind_row[self.codes.number[s]] >= 0:
+                subjects[s] = self.kinds[int(self.kind_row[self.codes.number[s]])].as_py()
         rows = Rows(targets, scope, subjects, events, list(relations))
         for frame, key, flag, fields, into in states(snapshot, rows):
             # max per (subject, name), as decide._pivot takes it
@@ -273,7 +318,7 @@ class InputCache:
             f"SELECT subject_id, {key}, CASE WHEN {flag} THEN 1.0 ELSE 0.0 END, "
             f"{_us(fields[0])}, {_us(fields[1])} FROM ({_text(self.b, frame)})"
         ).to_arrow_table()
-        got = Clustered(table, "subject_id")
+        got = Clustered(table, "subject_id")  # numbered apart: it may name subjects added since
         if len(self._states) >= 4:  # a server moves from snapshot to snapshot
             self._states.pop(next(iter(self._states)))
         self._states[id(frame)] = (frame, got)
