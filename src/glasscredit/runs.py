@@ -120,7 +120,7 @@ def cache_inputs(ledger: Ledger) -> InputCache:
     (engine/cache.py), brought up to date from the batches written since before every subset
     run: for a long-lived process (the HTTP service) over an embedded DuckDB ledger, whose
     rescores then read no table rows. The copy costs a read of every input and memory for it
-    (on the 20 M-event reference workload ~10 s and ~4 GB, docs/benchmarks.md)."""
+    (on the 20 M-event reference workload ~10-15 s and ~3.4 GB, docs/benchmarks.md)."""
     if not embedded(ledger):
         raise LedgerError("only an embedded DuckDB ledger keeps its inputs in memory: a "
                           "PostgreSQL ledger's subset runs copy just their scope's rows")

@@ -95,7 +95,7 @@ def serve_command(
     cache_inputs: Annotated[bool, typer.Option(
         "--cache-inputs/--no-cache-inputs",
         help="Keep an embedded ledger's engine inputs in memory, so that a rescore reads no "
-             "table rows (memory grows with the ledger: ~4 GB at 20 M events).")] = True,
+             "table rows (memory grows with the ledger: ~3.4 GB at 20 M events).")] = True,
 ) -> None:
     """Serve the HTTP API (one worker process; see the module docstring for why)."""
     import uvicorn
