@@ -299,3 +299,28 @@ def test_a_subject_added_by_extend_keeps_its_state_from_the_snapshot(b, cp):
     # entered at the run that saw it over 112 (the condition names no rule, so no event dates it)
     assert since == {"donors": D("2024-05-01")}
     assert active["discount"] == (True, D("2024-05-01"))
+
+
+def test_rows_extend_cannot_read_are_a_clear_error_and_change_nothing(b):
+    """Events without their attributes column, or voids whose time is text: ``InputError``,
+    nothing added, the cache still stale (never read); the right rows then count once."""
+    cp = compile_policy(PARKING)
+    inp, names = parking(b)
+    version = [0]
+    cache = InputCache(b, inp, stamp=lambda: version[0])
+    second = arrow("events", [ev("p2", "a", "illegal_parking", "2024-01-06")])
+    voids = arrow("voids", [{"event_id": "p1", "voided_at": D("2024-01-20")}])
+    append(b, names["events"], second)
+    append(b, names["voids"], voids)
+    version[0] += 1
+    text_time = voids.set_column(1, "voided_at", pa.array(["yesterday"]))
+    for bad in ({"events": second.drop_columns(["attrs"]), "voids": voids},
+                {"events": second, "voids": text_time}):
+        with pytest.raises(InputError, match="cannot be read"):
+            cache.extend(version[0], **bad)
+        assert not cache.fresh() and cache.stamp == 0
+        assert not cache.more_events and not cache.voided
+    cache.extend(version[0], events=second, voids=voids)
+    got = score(b, inp, cp, D("2024-02-01"), ["a"], cache=cache).arrow("scores")
+    assert got.column("score").to_pylist() == [95.0]  # p1 voided, p2 counted once
+    assert (cache.served, cache.stale) == (1, 0)

@@ -203,7 +203,7 @@ class InputCache:
         if inputs.voids is not None:
             self._add_voids(con.sql(f"SELECT CAST(event_id AS VARCHAR), {_us('voided_at')} FROM "
                                     f"({_text(b, inputs.voids)})").fetchall())
-        self._read_sources()
+        self.reliability = self._sources()
         #: rows added by ``extend`` since the copy, per subject (relations: per end)
         self.more_events: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
         self.more_relations: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
@@ -223,25 +223,32 @@ class InputCache:
                voids: pa.Table | None = None, relations: pa.Table | None = None,
                subjects: pa.Table | None = None) -> None:
         """Add rows appended to the inputs since the copy (the inputs' own columns), and take
-        ``stamp`` as the inputs' state they bring the cache to. Sources are read again."""
-        if events is not None and events.num_rows:
-            for e in _event_tuples(events):
-                self.more_events[e[1]].append(e)
-        if relations is not None and relations.num_rows:
-            for r in _relation_tuples(relations):
-                self.more_relations[r[0]].append(r)
-                if r[1] != r[0]:
-                    self.more_relations[r[1]].append(r)
-        if voids is not None and voids.num_rows:
-            ids = voids.column("event_id").cast(pa.string()).to_pylist()
-            at = _micros_of(voids.column("voided_at"))
-            self._add_voids(zip(ids, at, strict=True))
-        if subjects is not None and subjects.num_rows:
-            for s, kind in zip(subjects.column("subject_id").to_pylist(),
-                               subjects.column("subject_kind").to_pylist(), strict=True):
-                if s is not None:
-                    self.more_subjects[s] = kind
-        self._read_sources()
+        ``stamp`` as the inputs' state they bring the cache to. Sources are read again. All or
+        nothing: rows that cannot be read raise ``InputError`` and leave the cache as it was
+        (stale, so never read, and ready for the same rows again)."""
+        try:
+            new_events = [] if events is None else _event_tuples(events)
+            new_relations = [] if relations is None else _relation_tuples(relations)
+            new_voids = [] if voids is None else list(zip(
+                voids.column("event_id").cast(pa.string()).to_pylist(),
+                _micros_of(voids.column("voided_at")), strict=True))
+            new_subjects = [] if subjects is None else [
+                (s, kind) for s, kind in zip(subjects.column("subject_id").to_pylist(),
+                                             subjects.column("subject_kind").to_pylist(),
+                                             strict=True) if s is not None]
+        except (KeyError, pa.ArrowException) as exc:
+            raise InputError(f"rows given to extend an input cache cannot be read: {exc}; "
+                             "give the input tables' own columns") from exc
+        reliability = self._sources()
+        for e in new_events:
+            self.more_events[e[1]].append(e)
+        for r in new_relations:
+            self.more_relations[r[0]].append(r)
+            if r[1] != r[0]:
+                self.more_relations[r[1]].append(r)
+        self._add_voids(new_voids)
+        self.more_subjects.update(new_subjects)
+        self.reliability = reliability
         self.stamp = stamp
 
     def _add_voids(self, rows: Iterable[tuple[Any, Any]]) -> None:
@@ -252,12 +259,14 @@ class InputCache:
             old = voided.get(event_id)
             voided[event_id] = at if old is None else min(old, at)
 
-    def _read_sources(self) -> None:
-        self.reliability: dict[Any, list[Any]] = defaultdict(list)
+    def _sources(self) -> dict[Any, list[Any]]:
+        """Source -> its reliabilities (the plan joins every row of a source)."""
+        reliability: dict[Any, list[Any]] = defaultdict(list)
         for source, value in self.b.connection.execute(
                 f"SELECT source_id, CAST(reliability AS DOUBLE) FROM "
                 f"({_text(self.b, self.inputs.sources)})").fetchall():
-            self.reliability[source].append(value)
+            reliability[source].append(value)
+        return reliability
 
     # --- a subset run's rows ----------------------------------------------------------------
 
