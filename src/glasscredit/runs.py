@@ -21,6 +21,8 @@ from glasscredit.ledger.schema import any_of
 from glasscredit.policy.load import CompiledPolicy
 
 ENGINE_INPUTS = ("subjects", "sources", "events", "voids", "relations")
+#: where a ledger's backend keeps its input cache (``cache_inputs``)
+_CACHE = "ledger_cache"
 
 
 def check_mode(ledger: Ledger, cp: CompiledPolicy) -> None:
@@ -125,11 +127,14 @@ def cache_inputs(ledger: Ledger) -> InputCache:
         raise LedgerError("only an embedded DuckDB ledger keeps its inputs in memory: a "
                           "PostgreSQL ledger's subset runs copy just their scope's rows")
     b, inputs = ledger_inputs(ledger)
-    cache = b.memo.get("ledger_cache")
-    if cache is None:
-        with ledger.store._transaction():  # the rows and the head they are copied at agree
-            cache = b.memo["ledger_cache"] = InputCache(b, inputs, stamp=ledger.head)
-    return cast(InputCache, cache)
+    return input_cache(ledger) or _copy(ledger, b, inputs)
+
+
+def _copy(ledger: Ledger, b: Backend, inputs: Inputs) -> InputCache:
+    """A new input cache of the ledger, kept with its backend."""
+    with ledger.store._transaction():  # the rows and the head they are copied at agree
+        cache = b.memo[_CACHE] = InputCache(b, inputs, stamp=ledger.head)
+    return cache
 
 
 def embedded(ledger: Ledger) -> bool:
@@ -141,7 +146,7 @@ def embedded(ledger: Ledger) -> bool:
 def input_cache(ledger: Ledger) -> InputCache | None:
     """The input cache this ledger keeps (``cache_inputs``), if it keeps one."""
     b = getattr(ledger, "_engine_backend", None)
-    return None if b is None else cast("InputCache | None", b.memo.get("ledger_cache"))
+    return None if b is None else cast("InputCache | None", b.memo.get(_CACHE))
 
 
 def _caught_up(ledger: Ledger, cache: InputCache) -> InputCache:
@@ -152,13 +157,11 @@ def _caught_up(ledger: Ledger, cache: InputCache) -> InputCache:
         last, erased = cache.stamp
         if head == cache.stamp:
             return cache
-        if head[1] != erased or head[0] < last:
-            fresh = InputCache(cache.b, cache.inputs, stamp=ledger.head)
-            cache.b.memo["ledger_cache"] = fresh
-            return fresh
-        cache.extend(head, **{name: ledger.table_between(name, last, head[0])
-                              for name in ("subjects", "events", "voids", "relations")})
-    return cache
+        if head[1] == erased and head[0] >= last:
+            cache.extend(head, **{name: ledger.table_between(name, last, head[0])
+                                  for name in ("subjects", "events", "voids", "relations")})
+            return cache
+    return _copy(ledger, cache.b, cache.inputs)
 
 
 def score_ledger(ledger: Ledger, cp: CompiledPolicy, as_of: datetime,
@@ -167,7 +170,7 @@ def score_ledger(ledger: Ledger, cp: CompiledPolicy, as_of: datetime,
     A subset run reads the ledger's input cache, if it keeps one (``cache_inputs``)."""
     check_mode(ledger, cp)
     b, inputs = ledger_inputs(ledger, cp, subjects)
-    cache = b.memo.get("ledger_cache") if subjects is not None else None
+    cache = input_cache(ledger) if subjects is not None else None
     if cache is not None:
         cache = _caught_up(ledger, cache)
     result = score(b, inputs, cp, as_of, subjects, _previous(ledger, b, cp, as_of,

@@ -207,8 +207,6 @@ class InputCache:
         #: rows added by ``extend`` since the copy, per subject (relations: per end)
         self.more_events: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
         self.more_relations: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
-        #: snapshot frames read whole, with the frame kept so its id stays its own
-        self._states: dict[int, tuple[Any, Clustered]] = {}
         #: subset runs served from memory, and run while the cache was stale (from the tables)
         self.served = self.stale = 0
 
@@ -305,10 +303,12 @@ class InputCache:
                 events.extend((*e, r, gone) for r in reliability.get(e[4], [None]))
         subjects = {}
         for s in scope:
+            n = self.codes.number.get(s)
+            row = -1 if n is None else int(self.kind_row[n])
             if s in self.more_subjects:
                 subjects[s] = self.more_subjects[s]
-            elif s in self.codes.number and self.kind_row[self.codes.number[s]] >= 0:
-                subjects[s] = self.kinds[int(self.kind_row[self.codes.number[s]])].as_py()
+            elif row >= 0:
+                subjects[s] = self.kinds[row].as_py()
         rows = Rows(targets, scope, subjects, events, list(relations))
         for frame, key, flag, fields, into in states(snapshot, rows):
             # max per (subject, name), as decide._pivot takes it
@@ -319,19 +319,17 @@ class InputCache:
         return rows
 
     def _state(self, frame: Any, key: str, flag: str, fields: tuple[str, str]) -> Clustered:
-        """A snapshot's list or measure states, read whole at its first use."""
-        held = self._states.get(id(frame))
-        if held is not None and held[0] is frame:
-            return held[1]
-        table = self.b.connection.sql(
-            f"SELECT subject_id, {key}, CASE WHEN {flag} THEN 1.0 ELSE 0.0 END, "
-            f"{_us(fields[0])}, {_us(fields[1])} FROM ({_text(self.b, frame)})"
-        ).to_arrow_table()
-        got = Clustered(table, "subject_id")  # numbered apart: it may name subjects added since
-        if len(self._states) >= 4:  # a server moves from snapshot to snapshot
-            self._states.pop(next(iter(self._states)))
-        self._states[id(frame)] = (frame, got)
-        return got
+        """A snapshot's list or measure states, read whole at the frame's first use and kept
+        while it lives (a snapshot does not change)."""
+        def read() -> Clustered:
+            table = self.b.connection.sql(
+                f"SELECT subject_id, {key}, CASE WHEN {flag} THEN 1.0 ELSE 0.0 END, "
+                f"{_us(fields[0])}, {_us(fields[1])} FROM ({_text(self.b, frame)})"
+            ).to_arrow_table()
+            return Clustered(table, "subject_id")  # numbered apart: it may name subjects
+            # added since the copy
+
+        return self.b.of_frame("cached_states", frame, read)
 
 
 def _max(x: Any, y: Any) -> Any:

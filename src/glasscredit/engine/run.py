@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -24,6 +24,9 @@ from glasscredit.engine.sessions import Backend
 from glasscredit.engine.tables import INPUT_SCHEMAS
 from glasscredit.errors import BackendError, InputError
 from glasscredit.policy.load import CompiledPolicy
+
+if TYPE_CHECKING:
+    from glasscredit.engine.cache import InputCache
 
 
 @dataclass
@@ -195,7 +198,7 @@ def _long(c: Ctx, state: Any, items: list[tuple[str, list[tuple[str, Any]]]], na
 def score(b: Backend, inputs: Inputs, cp: CompiledPolicy, as_of: datetime,
           subjects: list[str] | None = None, snapshot: Snapshot | None = None,
           *, reasons: bool = True, prepared: bool = True,
-          direct: bool | None = None, cache: Any = None) -> Result:
+          direct: bool | None = None, cache: InputCache | None = None) -> Result:
     """Scores, bands, ranks, lists, measures and reasons of every subject (or a subset) at as_of.
 
     On a backend that runs SQL text (DuckDB) the plan is built once per policy and input shape
